@@ -1,0 +1,259 @@
+//! Jobs: what a user asked for ([`JobSpec`]) and what became of it ([`Job`]).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A job id as Slurm shows it: a positive 32-bit number, assigned in `apply`.
+pub type JobId = u32;
+
+/// A client-generated id that makes a submission idempotent: the same request
+/// id submitted twice (a retry across a failover) yields the same job.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RequestId(pub String);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the user asked for, as `sbatch` understood it. New fields must carry
+/// `#[serde(default)]` so that log entries written by older versions decode.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub name: String,
+    /// `None`: the default partition.
+    pub partition: Option<String>,
+    /// `None`: the partition's limit (`UNLIMITED` when it has none).
+    pub time_limit_minutes: Option<u32>,
+    pub nodes: u32,
+    pub ntasks: u32,
+    pub cpus_per_task: u32,
+    /// `--mem`, in MiB per node; `None`: no memory requested.
+    pub memory_per_node_mb: Option<u64>,
+    /// `-o` pattern as given (`%j` etc. are expanded where the job runs).
+    pub stdout_pattern: Option<String>,
+    /// `-e` pattern as given; `None`: stderr goes with stdout.
+    pub stderr_pattern: Option<String>,
+    pub stdin_path: Option<String>,
+    /// Absolute directory the job starts in (`--chdir` or the submit directory).
+    pub work_dir: String,
+    /// The batch script's full text, starting with `#!`.
+    pub script: String,
+    /// Arguments given to the script after its path on the `sbatch` line.
+    pub arguments: Vec<String>,
+    /// The environment the job starts with (`--export=ALL`: the submitter's).
+    pub environment: Vec<(String, String)>,
+    /// Submitted held (`--hold`): pending with reason `JobHeldUser` until released.
+    pub hold: bool,
+    /// The host `sbatch` ran on (Slurm's `AllocNode`).
+    pub submit_host: String,
+}
+
+impl Default for JobSpec {
+    fn default() -> Self {
+        JobSpec {
+            name: "sbatch".to_string(),
+            partition: None,
+            time_limit_minutes: None,
+            nodes: 1,
+            ntasks: 1,
+            cpus_per_task: 1,
+            memory_per_node_mb: None,
+            stdout_pattern: None,
+            stderr_pattern: None,
+            stdin_path: None,
+            work_dir: "/".to_string(),
+            script: "#!/bin/sh\ntrue\n".to_string(),
+            arguments: Vec::new(),
+            environment: Vec::new(),
+            hold: false,
+            submit_host: String::new(),
+        }
+    }
+}
+
+/// Slurm's job states. They only move forward: pending, running, completing,
+/// then exactly one terminal state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum JobState {
+    Pending,
+    Running,
+    Completing,
+    Completed,
+    Failed,
+    Cancelled,
+    Timeout,
+    NodeFail,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 8] = [
+        JobState::Pending,
+        JobState::Running,
+        JobState::Completing,
+        JobState::Completed,
+        JobState::Failed,
+        JobState::Cancelled,
+        JobState::Timeout,
+        JobState::NodeFail,
+    ];
+
+    pub fn is_terminal(self) -> bool {
+        !matches!(
+            self,
+            JobState::Pending | JobState::Running | JobState::Completing
+        )
+    }
+
+    /// Position in the forward-only order; all terminal states share the last.
+    fn rank(self) -> u8 {
+        match self {
+            JobState::Pending => 0,
+            JobState::Running => 1,
+            JobState::Completing => 2,
+            _ => 3,
+        }
+    }
+
+    /// Whether a job in `self` may move to `next`.
+    pub fn can_move_to(self, next: JobState) -> bool {
+        !self.is_terminal() && next.rank() > self.rank()
+    }
+
+    /// Slurm's long name (`squeue -o %T`, `scontrol show job`).
+    pub fn slurm_name(self) -> &'static str {
+        match self {
+            JobState::Pending => "PENDING",
+            JobState::Running => "RUNNING",
+            JobState::Completing => "COMPLETING",
+            JobState::Completed => "COMPLETED",
+            JobState::Failed => "FAILED",
+            JobState::Cancelled => "CANCELLED",
+            JobState::Timeout => "TIMEOUT",
+            JobState::NodeFail => "NODE_FAIL",
+        }
+    }
+
+    /// Slurm's compact name (`squeue` column `ST`).
+    pub fn slurm_short_name(self) -> &'static str {
+        match self {
+            JobState::Pending => "PD",
+            JobState::Running => "R",
+            JobState::Completing => "CG",
+            JobState::Completed => "CD",
+            JobState::Failed => "F",
+            JobState::Cancelled => "CA",
+            JobState::Timeout => "TO",
+            JobState::NodeFail => "NF",
+        }
+    }
+
+    /// Parses a long or compact Slurm state name, in any case.
+    pub fn from_slurm_name(name: &str) -> Option<JobState> {
+        let upper = name.to_ascii_uppercase();
+        JobState::ALL
+            .into_iter()
+            .find(|s| s.slurm_name() == upper || s.slurm_short_name() == upper)
+    }
+}
+
+/// Why a job is in the state it is in, as Slurm's `Reason` field names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobReason {
+    None,
+    Priority,
+    Resources,
+    JobHeldUser,
+    JobHeldAdmin,
+    PartitionDown,
+    ReqNodeNotAvail,
+}
+
+impl JobReason {
+    pub fn slurm_name(&self) -> &'static str {
+        match self {
+            JobReason::None => "None",
+            JobReason::Priority => "Priority",
+            JobReason::Resources => "Resources",
+            JobReason::JobHeldUser => "JobHeldUser",
+            JobReason::JobHeldAdmin => "JobHeldAdmin",
+            JobReason::PartitionDown => "PartitionDown",
+            JobReason::ReqNodeNotAvail => "ReqNodeNotAvail",
+        }
+    }
+}
+
+/// How a job ended: its exit code, or the signal that ended it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitStatus {
+    pub code: u8,
+    pub signal: u8,
+}
+
+impl fmt::Display for ExitStatus {
+    /// Slurm's `ExitCode=code:signal`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.code, self.signal)
+    }
+}
+
+/// A job as the cluster knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    pub request_id: RequestId,
+    pub spec: JobSpec,
+    /// The partition the job was accepted into (the default one when none was asked).
+    pub partition: String,
+    pub user: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub state: JobState,
+    pub reason: JobReason,
+    pub submit_time_ms: u64,
+    pub start_time_ms: Option<u64>,
+    pub end_time_ms: Option<u64>,
+    pub exit_status: ExitStatus,
+    /// Uid of whoever cancelled the job (`CANCELLED by UID` in `sacct`).
+    pub cancelled_by_uid: Option<u32>,
+}
+
+impl Job {
+    /// The time limit in force: the job's own, or its partition's, in minutes.
+    /// `None` is `UNLIMITED`.
+    pub fn time_limit_minutes(&self, partition_limit_minutes: Option<u32>) -> Option<u32> {
+        self.spec.time_limit_minutes.or(partition_limit_minutes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_only_move_forward() {
+        use JobState::*;
+        assert!(Pending.can_move_to(Running));
+        assert!(Pending.can_move_to(Cancelled));
+        assert!(Running.can_move_to(Completing));
+        assert!(Completing.can_move_to(Completed));
+        assert!(!Running.can_move_to(Pending));
+        assert!(!Completed.can_move_to(Failed));
+        assert!(!Cancelled.can_move_to(Cancelled));
+        assert!(!Completing.can_move_to(Running));
+    }
+
+    #[test]
+    fn state_names_round_trip() {
+        for state in JobState::ALL {
+            assert_eq!(JobState::from_slurm_name(state.slurm_name()), Some(state));
+            assert_eq!(
+                JobState::from_slurm_name(&state.slurm_short_name().to_lowercase()),
+                Some(state)
+            );
+        }
+        assert_eq!(JobState::from_slurm_name("BOGUS"), None);
+    }
+}

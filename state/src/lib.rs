@@ -1,0 +1,29 @@
+//! Corral's replicated state machine.
+//!
+//! Everything every controller must agree on lives in [`ClusterState`], and it
+//! changes only through [`ClusterState::apply`] of a [`Command`] taken from the
+//! Raft log. This crate is deliberately pure: no clock (time arrives as a
+//! `now_ms` field stamped by the leader), no I/O, no async, no randomness. Two
+//! controllers that apply the same commands in the same order hold the same
+//! state, byte for byte.
+//!
+//! Architecture invariant: `apply` never fails. A business rejection (an
+//! unknown partition, cancelling someone else's job) is an [`Outcome`] that is
+//! itself part of the replicated history; only a corrupt log is a crash, and
+//! that is the storage layer's concern.
+
+mod cluster;
+mod command;
+mod invariants;
+mod job;
+mod partition;
+mod request_window;
+mod user;
+
+pub use cluster::{ClusterState, JobQuery};
+pub use command::{Command, Outcome, Rejection};
+pub use invariants::InvariantViolation;
+pub use job::{ExitStatus, Job, JobId, JobReason, JobSpec, JobState, RequestId};
+pub use partition::{Partition, PartitionState};
+pub use request_window::{REQUEST_IDS_MAX, REQUEST_ID_WINDOW_MS};
+pub use user::{Actor, User};

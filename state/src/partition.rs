@@ -1,0 +1,33 @@
+//! Partitions: named sets of nodes with limits, as in Slurm.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PartitionState {
+    Up,
+    Down,
+    Drain,
+    Inactive,
+}
+
+impl PartitionState {
+    pub fn slurm_name(self) -> &'static str {
+        match self {
+            PartitionState::Up => "UP",
+            PartitionState::Down => "DOWN",
+            PartitionState::Drain => "DRAIN",
+            PartitionState::Inactive => "INACTIVE",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partition {
+    pub name: String,
+    /// Slurm hostlist expression of the partition's nodes (`node[001-004]`).
+    pub nodes: String,
+    pub default: bool,
+    /// `None`: `UNLIMITED`.
+    pub max_time_minutes: Option<u32>,
+    pub state: PartitionState,
+}

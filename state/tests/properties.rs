@@ -1,0 +1,300 @@
+//! Property tests over random command sequences: job ids are unique and
+//! increasing, a repeated request id creates one job, and `invariants()` hold
+//! after every `apply`.
+
+use std::collections::BTreeMap;
+
+use corral_state::{
+    Actor, ClusterState, Command, JobId, JobSpec, JobState, Outcome, Partition, PartitionState,
+    RequestId, User, REQUEST_ID_WINDOW_MS,
+};
+use proptest::prelude::*;
+
+fn actor(n: u8) -> Actor {
+    match n % 3 {
+        0 => Actor::root(),
+        1 => Actor {
+            user: "alice".into(),
+            uid: 1000,
+            gid: 1000,
+            admin: false,
+        },
+        _ => Actor {
+            user: "bob".into(),
+            uid: 1001,
+            gid: 1001,
+            admin: false,
+        },
+    }
+}
+
+fn partitions() -> Vec<Partition> {
+    ["debug", "gpu"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Partition {
+            name: name.to_string(),
+            nodes: format!("{name}[1-4]"),
+            default: i == 0,
+            max_time_minutes: None,
+            state: PartitionState::Up,
+        })
+        .collect()
+}
+
+/// One step of a random history, before time is stamped on it.
+#[derive(Clone, Debug)]
+enum Step {
+    Submit {
+        request: u8,
+        actor: u8,
+        partition: u8,
+        hold: bool,
+    },
+    Cancel {
+        job: u8,
+        actor: u8,
+    },
+    Hold {
+        job: u8,
+        actor: u8,
+    },
+    Release {
+        job: u8,
+        actor: u8,
+    },
+    AddUser {
+        name: u8,
+        token: u8,
+    },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        6 => (0u8..40, any::<u8>(), 0u8..4, any::<bool>()).prop_map(|(request, actor, partition, hold)| Step::Submit { request, actor, partition, hold }),
+        2 => (any::<u8>(), any::<u8>()).prop_map(|(job, actor)| Step::Cancel { job, actor }),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(job, actor)| Step::Hold { job, actor }),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(job, actor)| Step::Release { job, actor }),
+        1 => (0u8..4, 0u8..6).prop_map(|(name, token)| Step::AddUser { name, token }),
+    ]
+}
+
+/// Time advances by small steps, and now and then by more than the request window.
+fn time_step() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        20 => 0u64..5_000,
+        1 => Just(REQUEST_ID_WINDOW_MS + 1),
+    ]
+}
+
+fn command(step: &Step, now_ms: u64, state: &ClusterState) -> Command {
+    let job_id = |n: u8| -> JobId {
+        // Mostly existing ids, sometimes one that does not exist.
+        let next = state.next_job_id();
+        if n % 10 == 0 {
+            next + u32::from(n)
+        } else {
+            1 + u32::from(n) % next.max(1)
+        }
+    };
+    match step {
+        Step::Submit {
+            request,
+            actor: a,
+            partition,
+            hold,
+        } => Command::SubmitJob {
+            request_id: RequestId(format!("req-{request}")),
+            actor: actor(*a),
+            spec: JobSpec {
+                partition: match partition {
+                    0 => None,
+                    1 => Some("debug".into()),
+                    2 => Some("gpu".into()),
+                    _ => Some("nosuch".into()),
+                },
+                hold: *hold,
+                ..JobSpec::default()
+            },
+            now_ms,
+        },
+        Step::Cancel { job, actor: a } => Command::CancelJob {
+            job_id: job_id(*job),
+            actor: actor(*a),
+            now_ms,
+        },
+        Step::Hold { job, actor: a } => Command::HoldJob {
+            job_id: job_id(*job),
+            actor: actor(*a),
+            now_ms,
+        },
+        Step::Release { job, actor: a } => Command::ReleaseJob {
+            job_id: job_id(*job),
+            actor: actor(*a),
+            now_ms,
+        },
+        Step::AddUser { name, token } => Command::PutUser {
+            user: User {
+                name: format!("user{name}"),
+                uid: 2000 + u32::from(*name),
+                gid: 2000,
+                admin: false,
+                token_sha256: vec![format!("{token:064x}")],
+            },
+            actor: Actor::root(),
+            now_ms,
+        },
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn random_histories_keep_every_promise(steps in prop::collection::vec((step(), time_step()), 1..200)) {
+        let mut state = ClusterState::default();
+        let mut replica = ClusterState::default();
+        let setup = Command::SetPartitions { partitions: partitions(), now_ms: 0 };
+        state.apply(&setup);
+        replica.apply(&setup);
+
+        let mut now_ms = 1;
+        let mut last_new_id: JobId = 0;
+        // request id -> (job id it created, when)
+        let mut first_submission: BTreeMap<String, (JobId, u64)> = BTreeMap::new();
+        let mut previous_states: BTreeMap<JobId, JobState> = BTreeMap::new();
+
+        for (step, advance_ms) in &steps {
+            now_ms += advance_ms;
+            let command = command(step, now_ms, &state);
+            let next_before = state.next_job_id();
+            let outcome = state.apply(&command);
+            prop_assert_eq!(&replica.apply(&command), &outcome, "replicas disagree on {:?}", command);
+            prop_assert!(state.invariants().is_ok(), "{:?} after {:?}", state.invariants(), command);
+
+            if let (Command::SubmitJob { request_id, .. }, Outcome::Submitted { job_id, duplicate }) = (&command, &outcome) {
+                let remembered = first_submission
+                    .get(&request_id.0)
+                    .filter(|(_, at)| now_ms - at <= REQUEST_ID_WINDOW_MS)
+                    .copied();
+                match remembered {
+                    Some((first_id, _)) => {
+                        prop_assert!(*duplicate, "retry of {} made a new job", request_id);
+                        prop_assert_eq!(*job_id, first_id);
+                        prop_assert_eq!(state.next_job_id(), next_before);
+                    }
+                    None => {
+                        prop_assert!(!*duplicate);
+                        prop_assert_eq!(*job_id, next_before, "ids are handed out in order");
+                        prop_assert!(*job_id > last_new_id, "ids only increase");
+                        last_new_id = *job_id;
+                        first_submission.insert(request_id.0.clone(), (*job_id, now_ms));
+                    }
+                }
+            }
+            // Each request id within its window owns exactly one job.
+            for (request, (job_id, at)) in &first_submission {
+                if now_ms - at <= REQUEST_ID_WINDOW_MS {
+                    let owners = state.jobs(&Default::default()).filter(|j| &j.request_id.0 == request && j.submit_time_ms >= *at).count();
+                    prop_assert_eq!(owners, 1, "request {} owns {} jobs (first: {})", request, owners, job_id);
+                }
+            }
+            // States only move forward.
+            for job in state.jobs(&Default::default()) {
+                if let Some(before) = previous_states.insert(job.id, job.state) {
+                    prop_assert!(before == job.state || before.can_move_to(job.state),
+                        "job {} went from {:?} to {:?}", job.id, before, job.state);
+                }
+            }
+        }
+        prop_assert_eq!(&state, &replica);
+    }
+}
+
+#[test]
+fn unknown_partition_is_rejected_and_assigns_no_id() {
+    let mut state = ClusterState::default();
+    state.apply(&Command::SetPartitions {
+        partitions: partitions(),
+        now_ms: 0,
+    });
+    let outcome = state.apply(&Command::SubmitJob {
+        request_id: RequestId("r".into()),
+        actor: Actor::root(),
+        spec: JobSpec {
+            partition: Some("nosuch".into()),
+            ..JobSpec::default()
+        },
+        now_ms: 1,
+    });
+    assert_eq!(
+        outcome,
+        Outcome::Rejected(corral_state::Rejection::InvalidPartition("nosuch".into()))
+    );
+    assert_eq!(state.next_job_id(), 1);
+}
+
+#[test]
+fn only_owner_or_admin_may_cancel() {
+    let mut state = ClusterState::default();
+    state.apply(&Command::SetPartitions {
+        partitions: partitions(),
+        now_ms: 0,
+    });
+    let alice = actor(1);
+    let bob = actor(2);
+    state.apply(&Command::SubmitJob {
+        request_id: RequestId("r".into()),
+        actor: alice.clone(),
+        spec: JobSpec::default(),
+        now_ms: 1,
+    });
+    let by_bob = state.apply(&Command::CancelJob {
+        job_id: 1,
+        actor: bob,
+        now_ms: 2,
+    });
+    assert_eq!(
+        by_bob,
+        Outcome::Rejected(corral_state::Rejection::AccessDenied)
+    );
+    let by_alice = state.apply(&Command::CancelJob {
+        job_id: 1,
+        actor: alice.clone(),
+        now_ms: 3,
+    });
+    assert_eq!(by_alice, Outcome::Done);
+    let job = state.job(1).unwrap();
+    assert_eq!(job.state, JobState::Cancelled);
+    assert_eq!(job.cancelled_by_uid, Some(1000));
+    let again = state.apply(&Command::CancelJob {
+        job_id: 1,
+        actor: alice,
+        now_ms: 4,
+    });
+    assert_eq!(
+        again,
+        Outcome::Rejected(corral_state::Rejection::AlreadyDone(1))
+    );
+}
+
+#[test]
+fn state_survives_a_json_round_trip() {
+    let mut state = ClusterState::default();
+    state.apply(&Command::SetPartitions {
+        partitions: partitions(),
+        now_ms: 0,
+    });
+    for i in 0..10 {
+        state.apply(&Command::SubmitJob {
+            request_id: RequestId(format!("r{i}")),
+            actor: actor(i),
+            spec: JobSpec::default(),
+            now_ms: u64::from(i),
+        });
+    }
+    let text = serde_json::to_string(&state).unwrap();
+    let back: ClusterState = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, state);
+    assert!(back.invariants().is_ok());
+}
