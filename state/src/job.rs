@@ -160,7 +160,7 @@ impl JobState {
 }
 
 /// Why a job is in the state it is in, as Slurm's `Reason` field names it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobReason {
     None,
     Priority,
@@ -172,6 +172,20 @@ pub enum JobReason {
 }
 
 impl JobReason {
+    pub const ALL: [JobReason; 7] = [
+        JobReason::None,
+        JobReason::Priority,
+        JobReason::Resources,
+        JobReason::JobHeldUser,
+        JobReason::JobHeldAdmin,
+        JobReason::PartitionDown,
+        JobReason::ReqNodeNotAvail,
+    ];
+
+    pub fn from_slurm_name(name: &str) -> Option<JobReason> {
+        JobReason::ALL.into_iter().find(|r| r.slurm_name() == name)
+    }
+
     pub fn slurm_name(&self) -> &'static str {
         match self {
             JobReason::None => "None",

@@ -11,6 +11,20 @@ pub enum PartitionState {
 }
 
 impl PartitionState {
+    pub const ALL: [PartitionState; 4] = [
+        PartitionState::Up,
+        PartitionState::Down,
+        PartitionState::Drain,
+        PartitionState::Inactive,
+    ];
+
+    pub fn from_slurm_name(name: &str) -> Option<PartitionState> {
+        let upper = name.to_ascii_uppercase();
+        PartitionState::ALL
+            .into_iter()
+            .find(|s| s.slurm_name() == upper)
+    }
+
     pub fn slurm_name(self) -> &'static str {
         match self {
             PartitionState::Up => "UP",

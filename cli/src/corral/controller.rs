@@ -1,0 +1,67 @@
+//! `corral controller`: the daemon.
+
+use std::path::Path;
+
+use anyhow::Context;
+use corral_config::Config;
+use corral_controller::RunOptions;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// This controller's id in the configuration file.
+    #[arg(long)]
+    id: u64,
+    /// Initialise a new cluster of the configured controllers. Give it once,
+    /// to one controller, the first time the cluster starts.
+    #[arg(long)]
+    bootstrap: bool,
+    /// Check the state's invariants after every applied command (tests, chaos runs).
+    #[arg(long)]
+    check_invariants: bool,
+}
+
+pub fn run(config_path: &Path, args: Args) -> anyhow::Result<u8> {
+    init_logging();
+    let config = Config::load(config_path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("corral-controller")
+        .build()
+        .context("starting the async runtime")?;
+    let options = RunOptions {
+        config,
+        id: args.id,
+        bootstrap: args.bootstrap,
+        check_invariants: args.check_invariants,
+    };
+    runtime.block_on(corral_controller::run(options, shutdown_signal()))?;
+    Ok(0)
+}
+
+/// Logs go to stderr; `CORRAL_LOG` takes `tracing` filter directives.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CORRAL_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn,h2=warn,tower=warn")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop this controller with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}

@@ -1,0 +1,476 @@
+//! `corral dev`: a whole cluster on this machine, on loopback.
+//!
+//! Everything lives under one directory:
+//!
+//! | path | what |
+//! |---|---|
+//! | `corral.toml` | the cluster's configuration (controllers, TLS, partitions, client token) |
+//! | `root.token` | the root token (mode 0600) |
+//! | `tls/` | the cluster CA and one certificate per controller |
+//! | `tokens/<user>.token` | the token of the user who ran `dev up`, an administrator |
+//! | `data/controller-<id>/` | each controller's Raft log, state and snapshots |
+//! | `logs/controller-<id>.log` | each controller's log |
+//! | `run/controller-<id>.pid` | each running controller's process id |
+//! | `bin/` | `sbatch`, `squeue`, `scontrol`, `scancel`: links to this binary |
+//!
+//! Processes are started detached (their own session), so they outlive the
+//! `dev up` that started them; `dev down` stops them by the ids in `run/`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use corral_client::Client;
+use corral_config::{
+    AuthSection, ClientSection, Config, ConfigFile, ControllerEntry, PartitionEntry, RaftSection,
+    TlsSection,
+};
+
+use super::status;
+use crate::token;
+
+/// The Slurm commands `dev up` links into `bin/`.
+pub const SLURM_COMMANDS: [&str; 4] = ["sbatch", "squeue", "scontrol", "scancel"];
+/// How long `dev up` and `dev start` wait for a leader.
+pub const LEADER_WAIT_MS: u64 = 30_000;
+/// How long `dev down` waits after SIGTERM before SIGKILL.
+pub const STOP_GRACE_MS: u64 = 5_000;
+const CONFIG_FILE: &str = "corral.toml";
+const EXTRA_ARGS_FILE: &str = "run/controller-args";
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Create (or restart) a local cluster in DIR and wait for a leader.
+    Up {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Number of controllers (odd: 3 or 5 tolerate 1 or 2 failures).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=7))]
+        controllers: u64,
+        /// Controllers check the state's invariants after every command.
+        #[arg(long)]
+        check_invariants: bool,
+    },
+    /// Stop every process of the cluster in DIR.
+    Down {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// SIGKILL a process: `leader` or `controller-ID`.
+    Kill {
+        #[arg(long)]
+        dir: PathBuf,
+        target: String,
+    },
+    /// Start a stopped process again: `controller-ID`.
+    Start {
+        #[arg(long)]
+        dir: PathBuf,
+        target: String,
+    },
+}
+
+pub fn run(command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Up {
+            dir,
+            controllers,
+            check_invariants,
+        } => up(&dir, controllers, check_invariants),
+        Command::Down { dir } => down(&DevDir::open(&dir)?),
+        Command::Kill { dir, target } => kill(&DevDir::open(&dir)?, &target),
+        Command::Start { dir, target } => start(&DevDir::open(&dir)?, &target),
+    }
+}
+
+/// A dev cluster's directory.
+struct DevDir {
+    root: PathBuf,
+}
+
+impl DevDir {
+    fn open(dir: &Path) -> anyhow::Result<DevDir> {
+        let root = fs::canonicalize(dir).with_context(|| format!("{}", dir.display()))?;
+        let dev = DevDir { root };
+        if !dev.config_path().is_file() {
+            bail!(
+                "{} holds no dev cluster (no {CONFIG_FILE}); create one with corral dev up",
+                dev.root.display()
+            );
+        }
+        Ok(dev)
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.root.join(CONFIG_FILE)
+    }
+
+    fn config(&self) -> anyhow::Result<Config> {
+        Ok(Config::load(&self.config_path())?)
+    }
+
+    fn pid_file(&self, id: u64) -> PathBuf {
+        self.root.join(format!("run/controller-{id}.pid"))
+    }
+
+    fn log_file(&self, id: u64) -> PathBuf {
+        self.root.join(format!("logs/controller-{id}.log"))
+    }
+
+    /// The controller's process id, if it is running (and is ours).
+    fn running_pid(&self, id: u64) -> Option<i32> {
+        let pid: i32 = fs::read_to_string(self.pid_file(id))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        let ours = cmdline.contains(&*self.config_path().to_string_lossy())
+            && cmdline.contains("controller");
+        // A zombie has exited; only its parent's wait is missing.
+        let alive = fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|stat| !stat.contains(") Z "))
+            .unwrap_or(false);
+        (ours && alive).then_some(pid)
+    }
+
+    fn spawn_controller(&self, id: u64, bootstrap: bool) -> anyhow::Result<()> {
+        let exe = std::env::current_exe().context("locating the corral binary")?;
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_file(id))
+            .with_context(|| format!("opening {}", self.log_file(id).display()))?;
+        let mut command = std::process::Command::new(exe);
+        command
+            .arg("--config")
+            .arg(self.config_path())
+            .args(["controller", "--id", &id.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        if bootstrap {
+            command.arg("--bootstrap");
+        }
+        let extra = fs::read_to_string(self.root.join(EXTRA_ARGS_FILE)).unwrap_or_default();
+        command.args(extra.split_whitespace());
+        // SAFETY: setsid is async-signal-safe; it detaches the controller from
+        // our terminal and process group so it outlives this command.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting controller {id}"))?;
+        fs::write(self.pid_file(id), format!("{}\n", child.id()))
+            .with_context(|| format!("writing {}", self.pid_file(id).display()))?;
+        Ok(())
+    }
+
+    fn log_tail(&self, id: u64, lines: usize) -> String {
+        let text = fs::read_to_string(self.log_file(id)).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+fn up(dir: &Path, controllers: u64, check_invariants: bool) -> anyhow::Result<u8> {
+    let fresh = !dir.join(CONFIG_FILE).exists();
+    if fresh {
+        create(dir, controllers, check_invariants)?;
+    }
+    let dev = DevDir::open(dir)?;
+    let config = dev.config()?;
+    for controller in &config.file.controllers {
+        if dev.running_pid(controller.id).is_none() {
+            let bootstrap = fresh && controller.id == config.file.controllers[0].id;
+            dev.spawn_controller(controller.id, bootstrap)?;
+        }
+    }
+    let leader = wait_for_leader(&dev, &config)?;
+    if fresh {
+        create_local_admin(&dev, &config)?;
+    }
+    println!(
+        "Corral dev cluster {:?} is up: {} controllers, the leader is controller {} at {}.",
+        config.file.cluster_name,
+        config.file.controllers.len(),
+        leader.0,
+        leader.1
+    );
+    println!("To use it from this shell:");
+    println!("  export CORRAL_CONF={}", dev.config_path().display());
+    println!("  export PATH={}:$PATH", dev.root.join("bin").display());
+    Ok(0)
+}
+
+/// Writes certificates, tokens, links and the configuration of a new cluster.
+fn create(dir: &Path, controllers: u64, check_invariants: bool) -> anyhow::Result<()> {
+    for sub in ["tls", "tokens", "data", "logs", "run", "bin"] {
+        fs::create_dir_all(dir.join(sub))
+            .with_context(|| format!("creating {}", dir.join(sub).display()))?;
+    }
+    let root = fs::canonicalize(dir)?;
+    let ports = free_ports(controllers as usize)?;
+    let ids: Vec<u64> = (1..=controllers).collect();
+    let hosts: Vec<(u64, Vec<String>)> = ids
+        .iter()
+        .map(|id| (*id, vec!["127.0.0.1".to_string()]))
+        .collect();
+    corral_tls::certs::init_dir(&root.join("tls"), "dev", &hosts)?;
+    token::write_file(&root.join("root.token"), &token::generate()?)?;
+    let user = super::user::current_user_name().unwrap_or_else(|| "root".to_string());
+    let file = ConfigFile {
+        cluster_name: "dev".to_string(),
+        data_dir: root.join("data"),
+        controllers: ids
+            .iter()
+            .zip(&ports)
+            .map(|(id, port)| ControllerEntry {
+                id: *id,
+                address: format!("127.0.0.1:{port}"),
+                name: None,
+                data_dir: Some(root.join(format!("data/controller-{id}"))),
+                tls_cert: Some(root.join(format!("tls/controller-{id}.pem"))),
+                tls_key: Some(root.join(format!("tls/controller-{id}-key.pem"))),
+            })
+            .collect(),
+        tls: TlsSection {
+            ca: root.join("tls/ca.pem"),
+            cert: None,
+            key: None,
+        },
+        auth: AuthSection {
+            root_token_file: Some(root.join("root.token")),
+        },
+        raft: RaftSection::default(),
+        partitions: vec![PartitionEntry {
+            name: "debug".to_string(),
+            nodes: String::new(),
+            default: true,
+            max_time_minutes: None,
+            state: "UP".to_string(),
+        }],
+        client: ClientSection {
+            token_file: Some(root.join(format!("tokens/{user}.token"))),
+            leader_wait_ms: None,
+        },
+    };
+    let text = toml::to_string(&file).context("writing the configuration")?;
+    let config_path = root.join(CONFIG_FILE);
+    fs::write(&config_path, format!("# Written by corral dev up.\n{text}"))
+        .with_context(|| format!("writing {}", config_path.display()))?;
+    Config::load(&config_path)?;
+    let extra = if check_invariants {
+        "--check-invariants\n"
+    } else {
+        ""
+    };
+    fs::write(root.join(EXTRA_ARGS_FILE), extra)?;
+    link_commands(&root.join("bin"))?;
+    Ok(())
+}
+
+fn link_commands(bin: &Path) -> anyhow::Result<()> {
+    let exe = fs::canonicalize(std::env::current_exe()?)?;
+    for name in SLURM_COMMANDS.iter().chain(&["corral"]) {
+        let link = bin.join(name);
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(&exe, &link)
+            .with_context(|| format!("linking {}", link.display()))?;
+    }
+    Ok(())
+}
+
+/// Ports the kernel just handed out as free. Another process could take one
+/// before a controller binds it; the controller then fails with a clear
+/// "cannot listen" in its log.
+fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
+    let listeners: Vec<std::net::TcpListener> = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()
+        .context("finding free ports on 127.0.0.1")?;
+    listeners
+        .iter()
+        .map(|l| Ok(l.local_addr()?.port()))
+        .collect()
+}
+
+fn client(config: &Config) -> anyhow::Result<Arc<Client>> {
+    // The dev tokens may not exist yet; status calls need none.
+    let settings = corral_client::ClientSettings {
+        token: None,
+        ..corral_client::ClientSettings::from_config(&without_token(config))?
+    };
+    let tls = corral_client::ClientTls {
+        ca_pem: fs::read(&settings.ca_file)
+            .with_context(|| format!("{}", settings.ca_file.display()))?,
+        identity_pem: None,
+    };
+    Ok(Arc::new(Client::new(settings, tls)))
+}
+
+fn without_token(config: &Config) -> Config {
+    let mut config = config.clone();
+    config.file.client.token_file = None;
+    config
+}
+
+/// The leader's id and address, once every controller agrees there is one.
+fn find_leader(config: &Config) -> anyhow::Result<Option<(u64, String)>> {
+    let client = client(config)?;
+    let rows = super::runtime()?.block_on(status::collect(client));
+    Ok(rows.into_iter().find_map(|row| {
+        row.status
+            .filter(|s| s.role == "leader")
+            .map(|s| (s.id, s.address))
+    }))
+}
+
+fn wait_for_leader(dev: &DevDir, config: &Config) -> anyhow::Result<(u64, String)> {
+    let deadline = Instant::now() + Duration::from_millis(LEADER_WAIT_MS);
+    loop {
+        if let Some(leader) = find_leader(config)? {
+            return Ok(leader);
+        }
+        if Instant::now() >= deadline {
+            let logs: Vec<String> = config
+                .file
+                .controllers
+                .iter()
+                .map(|c| {
+                    format!(
+                        "--- {} ---\n{}",
+                        dev.log_file(c.id).display(),
+                        dev.log_tail(c.id, 15)
+                    )
+                })
+                .collect();
+            bail!(
+                "no leader elected within {LEADER_WAIT_MS} ms; recent logs:\n{}",
+                logs.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Makes the user running `dev up` an administrator, with a token the
+/// config's `client.token_file` points at.
+fn create_local_admin(dev: &DevDir, config: &Config) -> anyhow::Result<()> {
+    let token_path = config
+        .file
+        .client
+        .token_file
+        .clone()
+        .context("the dev config names no client token file")?;
+    let name = token_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "root".to_string());
+    let (uid, gid) = super::user::local_ids(&name).unwrap_or((0, 0));
+    let secret = token::generate()?;
+    let root_token = fs::read_to_string(dev.root.join("root.token"))?;
+    let mut settings = corral_client::ClientSettings::from_config(&without_token(config))?;
+    settings.token = Some(root_token.trim().to_string());
+    let tls = corral_client::ClientTls {
+        ca_pem: fs::read(&settings.ca_file)?,
+        identity_pem: None,
+    };
+    let client = Client::new(settings, tls);
+    super::runtime()?.block_on(super::user::put_user(
+        &client,
+        &name,
+        uid,
+        gid,
+        true,
+        &token::digest(&secret),
+    ))?;
+    token::write_file(&token_path, &secret)?;
+    Ok(())
+}
+
+fn down(dev: &DevDir) -> anyhow::Result<u8> {
+    let config = dev.config()?;
+    let running: Vec<(u64, i32)> = config
+        .file
+        .controllers
+        .iter()
+        .filter_map(|c| dev.running_pid(c.id).map(|pid| (c.id, pid)))
+        .collect();
+    for (_, pid) in &running {
+        // SAFETY: plain kill(2) on a process id we started and verified.
+        unsafe { libc::kill(*pid, libc::SIGTERM) };
+    }
+    let deadline = Instant::now() + Duration::from_millis(STOP_GRACE_MS);
+    for (id, pid) in running {
+        while dev.running_pid(id).is_some() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if dev.running_pid(id).is_some() {
+            // SAFETY: as above.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let _ = fs::remove_file(dev.pid_file(id));
+    }
+    println!("Corral dev cluster in {} stopped.", dev.root.display());
+    Ok(0)
+}
+
+/// `controller-ID` to the controller's id.
+fn controller_target(config: &Config, target: &str) -> anyhow::Result<u64> {
+    let id = target
+        .strip_prefix("controller-")
+        .and_then(|id| id.parse::<u64>().ok())
+        .filter(|id| config.controller(*id).is_some());
+    id.with_context(|| {
+        let known: Vec<String> = config
+            .file
+            .controllers
+            .iter()
+            .map(|c| format!("controller-{}", c.id))
+            .collect();
+        format!(
+            "unknown target {target:?}: expected leader or one of {}",
+            known.join(", ")
+        )
+    })
+}
+
+fn kill(dev: &DevDir, target: &str) -> anyhow::Result<u8> {
+    let config = dev.config()?;
+    let id = if target == "leader" {
+        find_leader(&config)?
+            .context("no leader is known right now")?
+            .0
+    } else {
+        controller_target(&config, target)?
+    };
+    let pid = dev
+        .running_pid(id)
+        .with_context(|| format!("controller-{id} is not running"))?;
+    // SAFETY: kill(2) on a process id we started and verified.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let _ = fs::remove_file(dev.pid_file(id));
+    println!("controller-{id} (pid {pid}) killed");
+    Ok(0)
+}
+
+fn start(dev: &DevDir, target: &str) -> anyhow::Result<u8> {
+    let config = dev.config()?;
+    let id = controller_target(&config, target)?;
+    if let Some(pid) = dev.running_pid(id) {
+        println!("controller-{id} is already running (pid {pid})");
+        return Ok(0);
+    }
+    dev.spawn_controller(id, false)?;
+    println!("controller-{id} started");
+    Ok(0)
+}

@@ -1,0 +1,142 @@
+//! The file's schema, as serde reads and writes it.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/corral/corral.toml";
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/corral";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub cluster_name: String,
+    /// Where a controller keeps its Raft log, state and snapshots.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(rename = "controller", default)]
+    pub controllers: Vec<ControllerEntry>,
+    pub tls: TlsSection,
+    #[serde(default)]
+    pub auth: AuthSection,
+    #[serde(default)]
+    pub raft: RaftSection,
+    #[serde(rename = "partition", default)]
+    pub partitions: Vec<PartitionEntry>,
+    #[serde(default)]
+    pub client: ClientSection,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from(DEFAULT_DATA_DIR)
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerEntry {
+    pub id: u64,
+    /// `host:port` where this controller serves clients and its peers (gRPC).
+    pub address: String,
+    /// The name `scontrol ping` shows; `controller-<id>` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Overrides the top-level `data_dir` for this controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// Overrides `tls.cert` for this controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// Overrides `tls.key` for this controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl ControllerEntry {
+    pub fn display_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("controller-{}", self.id))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// The cluster CA certificate (PEM). Clients need only this.
+    pub ca: PathBuf,
+    /// This host's certificate (PEM), for controllers and agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// File holding the root token: a bearer of it acts as `root`, an
+    /// administrator. Controllers need it; keep it readable by root only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_token_file: Option<PathBuf>,
+}
+
+/// Raft timing. The defaults replace a killed leader in about a second on a
+/// loaded two-core machine without spurious elections: see
+/// docs/architecture.md, "Raft timing".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftSection {
+    pub heartbeat_interval_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// Build a snapshot after this many log entries since the last one.
+    pub snapshot_after_entries: u64,
+    /// Log entries kept behind a snapshot, so a briefly lagging follower
+    /// catches up from the log rather than by a whole snapshot.
+    pub entries_kept_after_snapshot: u64,
+}
+
+impl Default for RaftSection {
+    fn default() -> Self {
+        RaftSection {
+            heartbeat_interval_ms: 100,
+            election_timeout_min_ms: 600,
+            election_timeout_max_ms: 1000,
+            snapshot_after_entries: 20_000,
+            entries_kept_after_snapshot: 5_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionEntry {
+    pub name: String,
+    /// Slurm hostlist expression, e.g. `node[001-016]`.
+    #[serde(default)]
+    pub nodes: String,
+    #[serde(default)]
+    pub default: bool,
+    /// Maximum time limit in minutes; absent means `UNLIMITED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_time_minutes: Option<u32>,
+    /// `UP`, `DOWN`, `DRAIN` or `INACTIVE`.
+    #[serde(default = "default_partition_state")]
+    pub state: String,
+}
+
+fn default_partition_state() -> String {
+    "UP".to_string()
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSection {
+    /// File holding the token the Slurm commands and `corral` present.
+    /// `CORRAL_TOKEN` (the token itself) takes precedence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// How long a command keeps looking for a leader before giving up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_wait_ms: Option<u64>,
+}

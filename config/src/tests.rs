@@ -1,0 +1,143 @@
+use std::path::Path;
+
+use super::*;
+
+const GOOD: &str = r#"
+cluster_name = "lab"
+
+[[controller]]
+id = 1
+address = "127.0.0.1:7001"
+
+[[controller]]
+id = 2
+address = "127.0.0.1:7002"
+tls_cert = "certs/two.pem"
+
+[tls]
+ca = "certs/ca.pem"
+cert = "certs/controller.pem"
+key = "certs/controller-key.pem"
+
+[auth]
+root_token_file = "root.token"
+
+[[partition]]
+name = "debug"
+nodes = "node[1-4]"
+default = true
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("/etc/corral/corral.toml"), text)
+}
+
+fn error_text(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn a_good_file_parses_with_defaults() {
+    let config = parse(GOOD).unwrap();
+    assert_eq!(config.file.cluster_name, "lab");
+    assert_eq!(config.file.controllers.len(), 2);
+    assert_eq!(config.file.raft, RaftSection::default());
+    assert_eq!(config.partitions()[0].name, "debug");
+    assert_eq!(config.controller(2).unwrap().display_name(), "controller-2");
+}
+
+#[test]
+fn an_unknown_key_names_the_file_and_the_key() {
+    let text = GOOD.replace("[auth]", "[auth]\nroot_tokn_file = \"x\"");
+    let message = error_text(&text);
+    assert!(
+        message.starts_with("/etc/corral/corral.toml: "),
+        "{message}"
+    );
+    assert!(message.contains("root_tokn_file"), "{message}");
+    assert!(message.contains("line"), "{message}");
+}
+
+#[test]
+fn a_misspelt_raft_key_is_an_error_not_a_default() {
+    let text = format!("{GOOD}\n[raft]\nelection_timeout_max = 5\n");
+    assert!(error_text(&text).contains("election_timeout_max"));
+}
+
+#[test]
+fn duplicate_controller_ids_are_refused() {
+    let text = GOOD.replace("id = 2", "id = 1");
+    let message = error_text(&text);
+    assert!(message.contains("key `controller[1].id`"), "{message}");
+}
+
+#[test]
+fn a_bad_address_is_refused() {
+    let text = GOOD.replace("127.0.0.1:7002", "127.0.0.1");
+    let message = error_text(&text);
+    assert!(message.contains("key `controller[1].address`"), "{message}");
+}
+
+#[test]
+fn election_timeouts_must_exceed_heartbeat() {
+    let text =
+        format!("{GOOD}\n[raft]\nheartbeat_interval_ms = 500\nelection_timeout_min_ms = 400\n");
+    let message = error_text(&text);
+    assert!(
+        message.contains("raft.election_timeout_min_ms"),
+        "{message}"
+    );
+}
+
+#[test]
+fn two_default_partitions_are_refused() {
+    let text = format!("{GOOD}\n[[partition]]\nname = \"gpu\"\ndefault = true\n");
+    let message = error_text(&text);
+    assert!(message.contains("partition[1].default"), "{message}");
+}
+
+#[test]
+fn missing_certificate_names_the_key_and_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corral.toml");
+    std::fs::create_dir(dir.path().join("certs")).unwrap();
+    for file in ["certs/ca.pem", "certs/controller-key.pem", "root.token"] {
+        std::fs::write(dir.path().join(file), "x").unwrap();
+    }
+    std::fs::write(&path, GOOD).unwrap();
+    let config = Config::load(&path).unwrap();
+    let message = config.controller_settings(1).unwrap_err().to_string();
+    assert!(
+        message.starts_with(&format!("{}: key `tls.cert`", path.display())),
+        "{message}"
+    );
+    assert!(message.contains("certs/controller.pem"), "{message}");
+    // Controller 2 has its own certificate setting, and that is the key named.
+    let message = config.controller_settings(2).unwrap_err().to_string();
+    assert!(
+        message.contains("key `controller[1].tls_cert`"),
+        "{message}"
+    );
+
+    std::fs::write(dir.path().join("certs/controller.pem"), "x").unwrap();
+    let settings = config.controller_settings(1).unwrap();
+    assert_eq!(settings.tls_cert, dir.path().join("certs/controller.pem"));
+    assert_eq!(settings.data_dir, Path::new(DEFAULT_DATA_DIR));
+}
+
+#[test]
+fn an_unknown_controller_id_lists_the_known_ones() {
+    let config = parse(GOOD).unwrap();
+    let message = config.controller_settings(7).unwrap_err().to_string();
+    assert!(
+        message.contains("no [[controller]] with id 7 (ids: 1, 2)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_written_file_reads_back_the_same() {
+    let config = parse(GOOD).unwrap();
+    let text = toml::to_string(&config.file).unwrap();
+    assert_eq!(parse(&text).unwrap().file, config.file);
+}

@@ -1,0 +1,276 @@
+//! The client-facing gRPC service (`Corral` in `proto/corral.proto`).
+//!
+//! Each leader-only call first redirects when this controller is not the
+//! leader (before authenticating: a follower's copy of the user table may
+//! lag), then authenticates, then writes through [`Proposer::propose`] or
+//! reads through [`Proposer::read`].
+
+use corral_proto as wire;
+use corral_proto::corral_server::Corral;
+use corral_raft_store::Raft;
+use corral_state::{Command, JobQuery, Outcome, RequestId, User};
+use openraft::ServerState;
+use tonic::{Request, Response, Status};
+
+use crate::auth::Authenticator;
+use crate::propose::{wall_clock_ms, Proposer};
+
+/// Longest accepted request id: a UUID needs 36 bytes.
+pub const REQUEST_ID_BYTES_MAX: usize = 128;
+
+pub struct ClientService {
+    raft: Raft,
+    proposer: Proposer,
+    authenticator: Authenticator,
+    address: String,
+    cluster_name: String,
+}
+
+impl ClientService {
+    pub fn new(
+        raft: Raft,
+        proposer: Proposer,
+        authenticator: Authenticator,
+        address: String,
+        cluster_name: String,
+    ) -> ClientService {
+        ClientService {
+            raft,
+            proposer,
+            authenticator,
+            address,
+            cluster_name,
+        }
+    }
+}
+
+fn role_name(state: ServerState) -> &'static str {
+    match state {
+        ServerState::Leader => "leader",
+        ServerState::Follower => "follower",
+        ServerState::Candidate => "candidate",
+        ServerState::Learner => "learner",
+        ServerState::Shutdown => "shutdown",
+    }
+}
+
+fn rejection_of(outcome: &Outcome) -> Option<wire::Rejection> {
+    match outcome {
+        Outcome::Rejected(rejection) => Some(rejection.into()),
+        _ => None,
+    }
+}
+
+#[tonic::async_trait]
+impl Corral for ClientService {
+    async fn controller_status(
+        &self,
+        _request: Request<wire::ControllerStatusRequest>,
+    ) -> Result<Response<wire::ControllerStatusReply>, Status> {
+        let metrics = self.raft.metrics().borrow().clone();
+        let leader_address = metrics
+            .current_leader
+            .and_then(|leader| {
+                metrics
+                    .membership_config
+                    .membership()
+                    .get_node(&leader)
+                    .map(|node| node.addr.clone())
+            })
+            .unwrap_or_default();
+        Ok(Response::new(wire::ControllerStatusReply {
+            id: metrics.id,
+            address: self.address.clone(),
+            role: role_name(metrics.state).to_string(),
+            term: metrics.current_term,
+            last_log_index: metrics.last_log_index,
+            applied_index: metrics.last_applied.map(|log_id| log_id.index),
+            leader_id: metrics.current_leader,
+            leader_address,
+            cluster_name: self.cluster_name.clone(),
+        }))
+    }
+
+    async fn submit_job(
+        &self,
+        request: Request<wire::SubmitJobRequest>,
+    ) -> Result<Response<wire::SubmitJobReply>, Status> {
+        self.proposer.redirect_unless_leader()?;
+        let actor = self.authenticator.actor(request.metadata())?;
+        let request = request.into_inner();
+        if request.request_id.is_empty() || request.request_id.len() > REQUEST_ID_BYTES_MAX {
+            return Err(Status::invalid_argument(format!(
+                "request_id must be 1 to {REQUEST_ID_BYTES_MAX} bytes"
+            )));
+        }
+        let spec = request
+            .spec
+            .ok_or_else(|| Status::invalid_argument("submission without a job spec"))?;
+        let request_id = RequestId(request.request_id);
+        let outcome = self
+            .proposer
+            .propose(|now_ms| Command::SubmitJob {
+                request_id,
+                actor,
+                spec: spec.into(),
+                now_ms,
+            })
+            .await?;
+        let reply = match &outcome {
+            Outcome::Submitted { job_id, duplicate } => wire::SubmitJobReply {
+                result: Some(wire::submit_job_reply::Result::JobId(*job_id)),
+                duplicate: *duplicate,
+            },
+            Outcome::Rejected(rejection) => wire::SubmitJobReply {
+                result: Some(wire::submit_job_reply::Result::Rejection(rejection.into())),
+                duplicate: false,
+            },
+            Outcome::Done => return Err(Status::internal("submission applied without a job id")),
+        };
+        Ok(Response::new(reply))
+    }
+
+    async fn job_action(
+        &self,
+        request: Request<wire::JobActionRequest>,
+    ) -> Result<Response<wire::JobActionReply>, Status> {
+        use wire::job_action_request::Action;
+        self.proposer.redirect_unless_leader()?;
+        let actor = self.authenticator.actor(request.metadata())?;
+        let request = request.into_inner();
+        let job_id = request.job_id;
+        let action = Action::try_from(request.action)
+            .ok()
+            .filter(|action| *action != Action::Unspecified)
+            .ok_or_else(|| {
+                Status::invalid_argument(format!("unknown job action {}", request.action))
+            })?;
+        let outcome = self
+            .proposer
+            .propose(|now_ms| match action {
+                Action::Cancel | Action::Unspecified => Command::CancelJob {
+                    job_id,
+                    actor,
+                    now_ms,
+                },
+                Action::Hold => Command::HoldJob {
+                    job_id,
+                    actor,
+                    now_ms,
+                },
+                Action::Release => Command::ReleaseJob {
+                    job_id,
+                    actor,
+                    now_ms,
+                },
+            })
+            .await?;
+        Ok(Response::new(wire::JobActionReply {
+            rejection: rejection_of(&outcome),
+        }))
+    }
+
+    async fn get_jobs(
+        &self,
+        request: Request<wire::GetJobsRequest>,
+    ) -> Result<Response<wire::GetJobsReply>, Status> {
+        self.proposer.redirect_unless_leader()?;
+        self.authenticator.actor(request.metadata())?;
+        let request = request.into_inner();
+        let states = request
+            .states
+            .iter()
+            .map(|state| {
+                wire::job_state_from_wire(*state)
+                    .map_err(|error| Status::invalid_argument(error.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let query = JobQuery {
+            job_ids: request.job_ids,
+            states,
+            users: request.users,
+            partitions: request.partitions,
+        };
+        let with_script = request.with_script;
+        let jobs = self
+            .proposer
+            .read(|state| {
+                state
+                    .jobs(&query)
+                    .map(|job| wire::job_to_wire(job, with_script))
+                    .collect()
+            })
+            .await?;
+        Ok(Response::new(wire::GetJobsReply {
+            jobs,
+            now_ms: wall_clock_ms(),
+        }))
+    }
+
+    async fn get_partitions(
+        &self,
+        request: Request<wire::GetPartitionsRequest>,
+    ) -> Result<Response<wire::GetPartitionsReply>, Status> {
+        self.proposer.redirect_unless_leader()?;
+        self.authenticator.actor(request.metadata())?;
+        let partitions = self
+            .proposer
+            .read(|state| state.partitions().map(wire::Partition::from).collect())
+            .await?;
+        Ok(Response::new(wire::GetPartitionsReply { partitions }))
+    }
+
+    async fn put_user(
+        &self,
+        request: Request<wire::PutUserRequest>,
+    ) -> Result<Response<wire::PutUserReply>, Status> {
+        self.proposer.redirect_unless_leader()?;
+        let actor = self.authenticator.actor(request.metadata())?;
+        let request = request.into_inner();
+        let token_is_digest = request.token_sha256.len() == 64
+            && request
+                .token_sha256
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        if !request.token_sha256.is_empty() && !token_is_digest {
+            return Err(Status::invalid_argument(
+                "token_sha256 must be 64 lowercase hex digits",
+            ));
+        }
+        let user = User {
+            name: request.name,
+            uid: request.uid,
+            gid: request.gid,
+            admin: request.admin,
+            token_sha256: if request.token_sha256.is_empty() {
+                Vec::new()
+            } else {
+                vec![request.token_sha256]
+            },
+        };
+        let outcome = self
+            .proposer
+            .propose(|now_ms| Command::PutUser {
+                user,
+                actor,
+                now_ms,
+            })
+            .await?;
+        Ok(Response::new(wire::PutUserReply {
+            rejection: rejection_of(&outcome),
+        }))
+    }
+
+    async fn who_am_i(
+        &self,
+        request: Request<wire::WhoAmIRequest>,
+    ) -> Result<Response<wire::WhoAmIReply>, Status> {
+        let actor = self.authenticator.actor(request.metadata())?;
+        Ok(Response::new(wire::WhoAmIReply {
+            user: actor.user,
+            uid: actor.uid,
+            gid: actor.gid,
+            admin: actor.admin,
+        }))
+    }
+}

@@ -1,0 +1,244 @@
+//! Starting and running one controller.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use corral_client::ClientTls;
+use corral_config::{Config, ControllerSettings};
+use corral_proto::corral_server::CorralServer;
+use corral_proto::raft_server::RaftServer;
+use corral_raft_store::{Node, Raft, StoreOptions};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+use crate::auth::Authenticator;
+use crate::client_service::ClientService;
+use crate::network::PeerNetwork;
+use crate::propose::Proposer;
+use crate::raft_service::RaftService;
+use crate::{leader, ControllerError, GRPC_MESSAGE_BYTES_MAX};
+
+/// How one controller process is started.
+pub struct RunOptions {
+    pub config: Config,
+    pub id: u64,
+    /// Initialise a new cluster whose members are the configured controllers.
+    /// Done once, on one controller, when the cluster is first created; a
+    /// controller that is already initialised ignores it.
+    pub bootstrap: bool,
+    /// Check `ClusterState::invariants()` after every applied command.
+    pub check_invariants: bool,
+}
+
+/// Runs the controller until `shutdown` completes.
+pub async fn run(
+    options: RunOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ControllerError> {
+    let config = Arc::new(options.config);
+    let settings = config.controller_settings(options.id)?;
+    let tls = TlsFiles::load(&settings)?;
+    let root_token = read_root_token(&config, &settings)?;
+
+    let listener = TcpListener::bind(&settings.address)
+        .await
+        .map_err(|error| ControllerError::Serve {
+            address: settings.address.clone(),
+            message: format!("cannot listen: {error}"),
+        })?;
+
+    let store_options = StoreOptions {
+        check_invariants: options.check_invariants,
+        ..StoreOptions::default()
+    };
+    let (log_store, state_machine) = corral_raft_store::open(&settings.data_dir, store_options)?;
+    let state = state_machine.handle();
+    let network = PeerNetwork::new(ClientTls {
+        ca_pem: tls.ca_pem.clone(),
+        identity_pem: Some((tls.cert_pem.clone(), tls.key_pem.clone())),
+    });
+    let raft = Raft::new(
+        options.id,
+        Arc::new(raft_config(&config)?),
+        network,
+        log_store,
+        state_machine,
+    )
+    .await
+    .map_err(|error| ControllerError::Raft(error.to_string()))?;
+    if options.bootstrap {
+        bootstrap(&raft, &config).await?;
+    }
+    tracing::info!(
+        id = options.id,
+        address = %settings.address,
+        data_dir = %settings.data_dir.display(),
+        "controller started"
+    );
+
+    let proposer = Proposer::new(raft.clone(), state.clone());
+    let (stop_duties, duties_stopped) = watch::channel(false);
+    let duties = tokio::spawn(leader::supervise(
+        raft.clone(),
+        proposer.clone(),
+        config.clone(),
+        duties_stopped,
+    ));
+    let client_service = ClientService::new(
+        raft.clone(),
+        proposer,
+        Authenticator::new(&root_token, state),
+        settings.address.clone(),
+        config.file.cluster_name.clone(),
+    );
+    let served = serve(listener, &tls, raft.clone(), client_service, shutdown).await;
+    let _ = stop_duties.send(true);
+    let _ = duties.await;
+    if let Err(error) = raft.shutdown().await {
+        tracing::warn!("raft shutdown: {error}");
+    }
+    tracing::info!("controller stopped");
+    served.map_err(|message| ControllerError::Serve {
+        address: settings.address.clone(),
+        message,
+    })
+}
+
+async fn serve(
+    listener: TcpListener,
+    tls: &TlsFiles,
+    raft: Raft,
+    client_service: ClientService,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    // Client certificates are optional at the TLS layer because clients use
+    // tokens; a certificate that is presented must chain to the cluster CA,
+    // and the Raft service requires one naming a controller.
+    let tls_config = ServerTlsConfig::new()
+        .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
+        .client_ca_root(Certificate::from_pem(&tls.ca_pem))
+        .client_auth_optional(true);
+    let raft_service = RaftServer::new(RaftService::new(raft))
+        .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
+        .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
+    let client_service = CorralServer::new(client_service)
+        .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
+        .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    Server::builder()
+        .tls_config(tls_config)
+        .map_err(|error| format!("TLS configuration: {error}"))?
+        .add_service(raft_service)
+        .add_service(client_service)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .map_err(|error| error.to_string())
+}
+
+/// The PEM files a controller serves and calls with, checked up front so a
+/// bad file is reported by name at start-up rather than at the first call.
+struct TlsFiles {
+    ca_pem: Vec<u8>,
+    cert_pem: Vec<u8>,
+    key_pem: Vec<u8>,
+}
+
+impl TlsFiles {
+    fn load(settings: &ControllerSettings) -> Result<TlsFiles, ControllerError> {
+        let tls_error =
+            |error: corral_tls::load::LoadError| ControllerError::Tls(error.to_string());
+        let ca = corral_tls::load::load_ca_certificates(&settings.tls_ca).map_err(tls_error)?;
+        let identity = corral_tls::load::load_identity(&settings.tls_cert, &settings.tls_key)
+            .map_err(tls_error)?;
+        let controller = identity
+            .chain()
+            .certs()
+            .first()
+            .and_then(corral_tls::identity::controller_id_of);
+        if controller != Some(settings.id) {
+            return Err(ControllerError::Tls(format!(
+                "{}: the certificate names {} but this is controller {}",
+                settings.tls_cert.display(),
+                controller.map_or("no controller".to_string(), |id| format!("controller {id}")),
+                settings.id
+            )));
+        }
+        Ok(TlsFiles {
+            ca_pem: ca.pem().to_vec(),
+            cert_pem: identity.chain().pem().to_vec(),
+            key_pem: identity.key().pem().to_vec(),
+        })
+    }
+}
+
+fn read_root_token(
+    config: &Config,
+    settings: &ControllerSettings,
+) -> Result<String, ControllerError> {
+    let invalid = |problem: String| corral_config::ConfigError::Invalid {
+        path: config.path.clone(),
+        key: "auth.root_token_file".to_string(),
+        problem,
+    };
+    let text = std::fs::read_to_string(&settings.root_token_file)
+        .map_err(|error| invalid(format!("{}: {error}", settings.root_token_file.display())))?;
+    let token = text.trim();
+    if token.len() < ROOT_TOKEN_CHARS_MIN {
+        return Err(invalid(format!(
+            "{}: the root token must be at least {ROOT_TOKEN_CHARS_MIN} characters",
+            settings.root_token_file.display()
+        ))
+        .into());
+    }
+    Ok(token.to_string())
+}
+
+/// A root token shorter than this is refused: it would be guessable.
+pub const ROOT_TOKEN_CHARS_MIN: usize = 32;
+
+fn raft_config(config: &Config) -> Result<openraft::Config, ControllerError> {
+    let raft = &config.file.raft;
+    openraft::Config {
+        cluster_name: config.file.cluster_name.clone(),
+        heartbeat_interval: raft.heartbeat_interval_ms,
+        election_timeout_min: raft.election_timeout_min_ms,
+        election_timeout_max: raft.election_timeout_max_ms,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(raft.snapshot_after_entries),
+        max_in_snapshot_log_to_keep: raft.entries_kept_after_snapshot,
+        install_snapshot_timeout: INSTALL_SNAPSHOT_TIMEOUT_MS,
+        max_payload_entries: REPLICATION_BATCH_ENTRIES_MAX,
+        ..openraft::Config::default()
+    }
+    .validate()
+    .map_err(|error| ControllerError::Raft(format!("{}: [raft]: {error}", config.path.display())))
+}
+
+/// Time allowed to send one snapshot chunk to a follower.
+pub const INSTALL_SNAPSHOT_TIMEOUT_MS: u64 = 10_000;
+/// Log entries sent to a follower in one AppendEntries call at most.
+pub const REPLICATION_BATCH_ENTRIES_MAX: u64 = 1_000;
+
+async fn bootstrap(raft: &Raft, config: &Config) -> Result<(), ControllerError> {
+    let initialized = raft
+        .is_initialized()
+        .await
+        .map_err(|error| ControllerError::Raft(error.to_string()))?;
+    if initialized {
+        tracing::info!(
+            "--bootstrap: this controller is already part of an initialized cluster; nothing to do"
+        );
+        return Ok(());
+    }
+    let members: std::collections::BTreeMap<u64, Node> = config
+        .file
+        .controllers
+        .iter()
+        .map(|c| (c.id, Node::new(c.address.clone())))
+        .collect();
+    tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "initializing a new cluster");
+    raft.initialize(members)
+        .await
+        .map_err(|error| ControllerError::Raft(format!("initializing the cluster: {error}")))
+}

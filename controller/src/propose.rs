@@ -1,0 +1,118 @@
+//! The one write path into the replicated log, and linearizable reads.
+//!
+//! Architecture invariant: every change to `ClusterState` is a `Command`
+//! that passes through [`Proposer::propose`]; nothing else calls
+//! `client_write`. The leader stamps the time here, and only here.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use corral_proto::{LEADER_ADDRESS_METADATA, LEADER_ID_METADATA};
+use corral_raft_store::typ::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
+use corral_raft_store::{Raft, StateHandle};
+use corral_state::{ClusterState, Command, Outcome};
+use tonic::Status;
+
+/// How long a write may wait to commit. A leader cut off from the majority
+/// cannot commit; after this the caller is told the outcome is unknown and
+/// retries elsewhere (with the same request id, so nothing happens twice).
+pub const PROPOSE_TIMEOUT_MS: u64 = 4_000;
+/// How long a linearizable read may wait to confirm leadership.
+pub const READ_TIMEOUT_MS: u64 = 4_000;
+
+#[derive(Clone)]
+pub struct Proposer {
+    raft: Raft,
+    state: StateHandle,
+}
+
+impl Proposer {
+    pub fn new(raft: Raft, state: StateHandle) -> Proposer {
+        Proposer { raft, state }
+    }
+
+    pub fn state(&self) -> &StateHandle {
+        &self.state
+    }
+
+    /// Proposes the command built by `make` from the leader's time, waits
+    /// for it to commit and apply, and returns what `apply` said.
+    pub async fn propose(&self, make: impl FnOnce(u64) -> Command) -> Result<Outcome, Status> {
+        let now_ms = wall_clock_ms().max(self.state.read(ClusterState::latest_now_ms));
+        let command = make(now_ms);
+        let write = self.raft.client_write(command);
+        match tokio::time::timeout(Duration::from_millis(PROPOSE_TIMEOUT_MS), write).await {
+            Ok(Ok(response)) => Ok(response.data),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward)))) => {
+                Err(not_leader(&forward))
+            }
+            Ok(Err(error)) => Err(Status::unavailable(format!("write failed: {error}"))),
+            Err(_) => Err(Status::unavailable(format!(
+                "write not committed within {PROPOSE_TIMEOUT_MS} ms (this controller may be cut off from the majority); outcome unknown"
+            ))),
+        }
+    }
+
+    /// Reads the state after confirming, with a quorum, that this controller
+    /// is the leader and has applied everything committed before the call.
+    pub async fn read<T>(&self, read: impl FnOnce(&ClusterState) -> T) -> Result<T, Status> {
+        let confirm = self.raft.ensure_linearizable();
+        match tokio::time::timeout(Duration::from_millis(READ_TIMEOUT_MS), confirm).await {
+            Ok(Ok(_)) => Ok(self.state.read(read)),
+            Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)))) => {
+                Err(not_leader(&forward))
+            }
+            Ok(Err(error)) => Err(Status::unavailable(format!("read failed: {error}"))),
+            Err(_) => Err(Status::unavailable(format!(
+                "leadership not confirmed within {READ_TIMEOUT_MS} ms"
+            ))),
+        }
+    }
+
+    /// UNAVAILABLE with the leader's whereabouts unless this controller
+    /// believes it is the leader. Local and cheap: the write or read that
+    /// follows confirms leadership for real.
+    pub fn redirect_unless_leader(&self) -> Result<(), Status> {
+        let metrics = self.raft.metrics().borrow().clone();
+        if metrics.current_leader == Some(metrics.id) {
+            return Ok(());
+        }
+        let leader_node = metrics.current_leader.and_then(|leader| {
+            metrics
+                .membership_config
+                .membership()
+                .get_node(&leader)
+                .cloned()
+        });
+        Err(not_leader(&ForwardToLeader {
+            leader_id: metrics.current_leader,
+            leader_node,
+        }))
+    }
+}
+
+/// The "not leader" answer, naming the leader when known.
+pub fn not_leader(forward: &ForwardToLeader) -> Status {
+    let message = match (&forward.leader_id, &forward.leader_node) {
+        (Some(id), Some(node)) => format!("not leader; leader is controller {id} at {}", node.addr),
+        _ => "not leader; no leader elected yet".to_string(),
+    };
+    let mut status = Status::unavailable(message);
+    if let (Some(id), Some(node)) = (&forward.leader_id, &forward.leader_node) {
+        let metadata = status.metadata_mut();
+        if let Ok(value) = id.to_string().parse() {
+            metadata.insert(LEADER_ID_METADATA, value);
+        }
+        if let Ok(value) = node.addr.parse() {
+            metadata.insert(LEADER_ADDRESS_METADATA, value);
+        }
+    }
+    status
+}
+
+/// Milliseconds since the Unix epoch. Only the leader's proposals read it.
+pub fn wall_clock_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

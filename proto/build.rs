@@ -1,0 +1,13 @@
+//! Compiles `proto/corral.proto` with a vendored `protoc`, so no system
+//! protobuf compiler is needed.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut config = prost_build::Config::new();
+    config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_with_config(config, &["proto/corral.proto"], &["proto"])?;
+    println!("cargo:rerun-if-changed=proto/corral.proto");
+    Ok(())
+}

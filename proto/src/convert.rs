@@ -1,0 +1,283 @@
+//! Conversions between protobuf messages and `corral-state` domain types.
+
+use corral_state as domain;
+
+use crate::generated as wire;
+
+/// A message from the wire that does not describe a valid domain value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConversionError {
+    #[error("unknown job state {0}")]
+    UnknownJobState(i32),
+    #[error("unknown job reason {0:?}")]
+    UnknownReason(String),
+    #[error("unknown partition state {0:?}")]
+    UnknownPartitionState(String),
+    #[error("job {0} has no spec")]
+    MissingSpec(u32),
+    #[error("exit status {0}:{1} is out of range")]
+    ExitStatusOutOfRange(u32, u32),
+}
+
+impl From<&domain::JobSpec> for wire::JobSpec {
+    fn from(spec: &domain::JobSpec) -> Self {
+        wire::JobSpec {
+            name: spec.name.clone(),
+            partition: spec.partition.clone(),
+            time_limit_minutes: spec.time_limit_minutes,
+            nodes: spec.nodes,
+            ntasks: spec.ntasks,
+            cpus_per_task: spec.cpus_per_task,
+            memory_per_node_mb: spec.memory_per_node_mb,
+            stdout_pattern: spec.stdout_pattern.clone(),
+            stderr_pattern: spec.stderr_pattern.clone(),
+            stdin_path: spec.stdin_path.clone(),
+            work_dir: spec.work_dir.clone(),
+            script: spec.script.clone(),
+            arguments: spec.arguments.clone(),
+            environment: spec
+                .environment
+                .iter()
+                .map(|(name, value)| wire::EnvironmentVariable {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            hold: spec.hold,
+            submit_host: spec.submit_host.clone(),
+        }
+    }
+}
+
+impl From<wire::JobSpec> for domain::JobSpec {
+    fn from(spec: wire::JobSpec) -> Self {
+        domain::JobSpec {
+            name: spec.name,
+            partition: spec.partition,
+            time_limit_minutes: spec.time_limit_minutes,
+            nodes: spec.nodes,
+            ntasks: spec.ntasks,
+            cpus_per_task: spec.cpus_per_task,
+            memory_per_node_mb: spec.memory_per_node_mb,
+            stdout_pattern: spec.stdout_pattern,
+            stderr_pattern: spec.stderr_pattern,
+            stdin_path: spec.stdin_path,
+            work_dir: spec.work_dir,
+            script: spec.script,
+            arguments: spec.arguments,
+            environment: spec
+                .environment
+                .into_iter()
+                .map(|variable| (variable.name, variable.value))
+                .collect(),
+            hold: spec.hold,
+            submit_host: spec.submit_host,
+        }
+    }
+}
+
+impl From<domain::JobState> for wire::JobState {
+    fn from(state: domain::JobState) -> Self {
+        use domain::JobState as D;
+        match state {
+            D::Pending => wire::JobState::Pending,
+            D::Running => wire::JobState::Running,
+            D::Completing => wire::JobState::Completing,
+            D::Completed => wire::JobState::Completed,
+            D::Failed => wire::JobState::Failed,
+            D::Cancelled => wire::JobState::Cancelled,
+            D::Timeout => wire::JobState::Timeout,
+            D::NodeFail => wire::JobState::NodeFail,
+        }
+    }
+}
+
+/// A job state from its wire number.
+pub fn job_state_from_wire(value: i32) -> Result<domain::JobState, ConversionError> {
+    {
+        use domain::JobState as D;
+        match wire::JobState::try_from(value) {
+            Ok(wire::JobState::Pending) => Ok(D::Pending),
+            Ok(wire::JobState::Running) => Ok(D::Running),
+            Ok(wire::JobState::Completing) => Ok(D::Completing),
+            Ok(wire::JobState::Completed) => Ok(D::Completed),
+            Ok(wire::JobState::Failed) => Ok(D::Failed),
+            Ok(wire::JobState::Cancelled) => Ok(D::Cancelled),
+            Ok(wire::JobState::Timeout) => Ok(D::Timeout),
+            Ok(wire::JobState::NodeFail) => Ok(D::NodeFail),
+            Ok(wire::JobState::Unspecified) | Err(_) => {
+                Err(ConversionError::UnknownJobState(value))
+            }
+        }
+    }
+}
+
+/// A job for the wire; its script and environment only when asked for,
+/// since `squeue` of many jobs needs neither.
+pub fn job_to_wire(job: &domain::Job, with_script: bool) -> wire::Job {
+    let mut spec = wire::JobSpec::from(&job.spec);
+    if !with_script {
+        spec.script.clear();
+        spec.environment.clear();
+    }
+    wire::Job {
+        id: job.id,
+        request_id: job.request_id.0.clone(),
+        spec: Some(spec),
+        partition: job.partition.clone(),
+        user: job.user.clone(),
+        uid: job.uid,
+        gid: job.gid,
+        state: wire::JobState::from(job.state) as i32,
+        reason: job.reason.slurm_name().to_string(),
+        submit_time_ms: job.submit_time_ms,
+        start_time_ms: job.start_time_ms,
+        end_time_ms: job.end_time_ms,
+        exit_code: u32::from(job.exit_status.code),
+        exit_signal: u32::from(job.exit_status.signal),
+        cancelled_by_uid: job.cancelled_by_uid,
+    }
+}
+
+pub fn job_from_wire(job: wire::Job) -> Result<domain::Job, ConversionError> {
+    let spec = job.spec.ok_or(ConversionError::MissingSpec(job.id))?;
+    let reason = domain::JobReason::from_slurm_name(&job.reason)
+        .ok_or_else(|| ConversionError::UnknownReason(job.reason.clone()))?;
+    let exit_status = match (u8::try_from(job.exit_code), u8::try_from(job.exit_signal)) {
+        (Ok(code), Ok(signal)) => domain::ExitStatus { code, signal },
+        _ => {
+            return Err(ConversionError::ExitStatusOutOfRange(
+                job.exit_code,
+                job.exit_signal,
+            ))
+        }
+    };
+    Ok(domain::Job {
+        id: job.id,
+        request_id: domain::RequestId(job.request_id),
+        spec: spec.into(),
+        partition: job.partition,
+        user: job.user,
+        uid: job.uid,
+        gid: job.gid,
+        state: job_state_from_wire(job.state)?,
+        reason,
+        submit_time_ms: job.submit_time_ms,
+        start_time_ms: job.start_time_ms,
+        end_time_ms: job.end_time_ms,
+        exit_status,
+        cancelled_by_uid: job.cancelled_by_uid,
+    })
+}
+
+impl From<&domain::Rejection> for wire::Rejection {
+    fn from(rejection: &domain::Rejection) -> Self {
+        use domain::Rejection as R;
+        use wire::rejection::Kind;
+        let (kind, job_id, name) = match rejection {
+            R::InvalidPartition(name) => (Kind::InvalidPartition, 0, name.clone()),
+            R::NoDefaultPartition => (Kind::NoDefaultPartition, 0, String::new()),
+            R::InvalidJobId(id) => (Kind::InvalidJobId, *id, String::new()),
+            R::AlreadyDone(id) => (Kind::AlreadyDone, *id, String::new()),
+            R::JobNotPending(id) => (Kind::JobNotPending, *id, String::new()),
+            R::AccessDenied => (Kind::AccessDenied, 0, String::new()),
+            R::InvalidUser(reason) => (Kind::InvalidUser, 0, reason.clone()),
+        };
+        wire::Rejection {
+            kind: kind as i32,
+            message: rejection.to_string(),
+            job_id,
+            name,
+        }
+    }
+}
+
+impl From<&domain::Partition> for wire::Partition {
+    fn from(partition: &domain::Partition) -> Self {
+        wire::Partition {
+            name: partition.name.clone(),
+            nodes: partition.nodes.clone(),
+            default: partition.default,
+            max_time_minutes: partition.max_time_minutes,
+            state: partition.state.slurm_name().to_string(),
+        }
+    }
+}
+
+impl TryFrom<wire::Partition> for domain::Partition {
+    type Error = ConversionError;
+
+    fn try_from(partition: wire::Partition) -> Result<Self, Self::Error> {
+        let state = domain::PartitionState::from_slurm_name(&partition.state)
+            .ok_or_else(|| ConversionError::UnknownPartitionState(partition.state.clone()))?;
+        Ok(domain::Partition {
+            name: partition.name,
+            nodes: partition.nodes,
+            default: partition.default,
+            max_time_minutes: partition.max_time_minutes,
+            state,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_job() -> domain::Job {
+        domain::Job {
+            id: 42,
+            request_id: domain::RequestId("abc".into()),
+            spec: domain::JobSpec {
+                name: "demo".into(),
+                partition: Some("debug".into()),
+                time_limit_minutes: Some(30),
+                memory_per_node_mb: Some(1024),
+                environment: vec![("HOME".into(), "/root".into())],
+                arguments: vec!["a".into()],
+                hold: true,
+                ..domain::JobSpec::default()
+            },
+            partition: "debug".into(),
+            user: "alice".into(),
+            uid: 1000,
+            gid: 100,
+            state: domain::JobState::Cancelled,
+            reason: domain::JobReason::None,
+            submit_time_ms: 1,
+            start_time_ms: None,
+            end_time_ms: Some(5),
+            exit_status: domain::ExitStatus {
+                code: 0,
+                signal: 15,
+            },
+            cancelled_by_uid: Some(0),
+        }
+    }
+
+    #[test]
+    fn job_round_trips_with_script() {
+        let job = sample_job();
+        assert_eq!(job_from_wire(job_to_wire(&job, true)).unwrap(), job);
+    }
+
+    #[test]
+    fn job_without_script_drops_only_script_and_environment() {
+        let job = sample_job();
+        let back = job_from_wire(job_to_wire(&job, false)).unwrap();
+        assert!(back.spec.script.is_empty());
+        assert!(back.spec.environment.is_empty());
+        assert_eq!(back.spec.arguments, job.spec.arguments);
+        assert_eq!(back.state, job.state);
+    }
+
+    #[test]
+    fn unknown_state_is_an_error() {
+        let mut wire_job = job_to_wire(&sample_job(), false);
+        wire_job.state = 99;
+        assert!(matches!(
+            job_from_wire(wire_job),
+            Err(ConversionError::UnknownJobState(99))
+        ));
+    }
+}

@@ -1,0 +1,19 @@
+//! Corral's wire schema and the conversions between it and the domain types
+//! of `corral-state`. This is the only crate that knows about protobuf.
+
+#[allow(clippy::all, clippy::pedantic)]
+mod generated {
+    tonic::include_proto!("corral.v1");
+}
+
+mod convert;
+
+pub use convert::{job_from_wire, job_state_from_wire, job_to_wire, ConversionError};
+pub use generated::*;
+
+/// Metadata key carrying the leader's id in a follower's "not leader" answer.
+pub const LEADER_ID_METADATA: &str = "corral-leader-id";
+/// Metadata key carrying the leader's client address in a "not leader" answer.
+pub const LEADER_ADDRESS_METADATA: &str = "corral-leader-addr";
+/// Metadata key of the caller's token (`Bearer <token>`).
+pub const AUTHORIZATION_METADATA: &str = "authorization";
