@@ -20,7 +20,7 @@ pub enum Command {
     SubmitJob {
         request_id: RequestId,
         actor: Actor,
-        spec: JobSpec,
+        spec: Box<JobSpec>,
         now_ms: u64,
     },
     /// `scancel`: a pending job becomes CANCELLED at once.
@@ -73,7 +73,10 @@ impl Command {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     /// The job exists; `duplicate` when the request id had already created it.
-    Submitted { job_id: JobId, duplicate: bool },
+    Submitted {
+        job_id: JobId,
+        duplicate: bool,
+    },
     Done,
     Rejected(Rejection),
 }

@@ -91,7 +91,7 @@ fn command(step: &Step, now_ms: u64, state: &ClusterState) -> Command {
     let job_id = |n: u8| -> JobId {
         // Mostly existing ids, sometimes one that does not exist.
         let next = state.next_job_id();
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             next + u32::from(n)
         } else {
             1 + u32::from(n) % next.max(1)
@@ -106,7 +106,7 @@ fn command(step: &Step, now_ms: u64, state: &ClusterState) -> Command {
         } => Command::SubmitJob {
             request_id: RequestId(format!("req-{request}")),
             actor: actor(*a),
-            spec: JobSpec {
+            spec: Box::new(JobSpec {
                 partition: match partition {
                     0 => None,
                     1 => Some("debug".into()),
@@ -115,7 +115,7 @@ fn command(step: &Step, now_ms: u64, state: &ClusterState) -> Command {
                 },
                 hold: *hold,
                 ..JobSpec::default()
-            },
+            }),
             now_ms,
         },
         Step::Cancel { job, actor: a } => Command::CancelJob {
@@ -221,10 +221,10 @@ fn unknown_partition_is_rejected_and_assigns_no_id() {
     let outcome = state.apply(&Command::SubmitJob {
         request_id: RequestId("r".into()),
         actor: Actor::root(),
-        spec: JobSpec {
+        spec: Box::new(JobSpec {
             partition: Some("nosuch".into()),
             ..JobSpec::default()
-        },
+        }),
         now_ms: 1,
     });
     assert_eq!(
@@ -246,7 +246,7 @@ fn only_owner_or_admin_may_cancel() {
     state.apply(&Command::SubmitJob {
         request_id: RequestId("r".into()),
         actor: alice.clone(),
-        spec: JobSpec::default(),
+        spec: Box::default(),
         now_ms: 1,
     });
     let by_bob = state.apply(&Command::CancelJob {
@@ -289,7 +289,7 @@ fn state_survives_a_json_round_trip() {
         state.apply(&Command::SubmitJob {
             request_id: RequestId(format!("r{i}")),
             actor: actor(i),
-            spec: JobSpec::default(),
+            spec: Box::default(),
             now_ms: u64::from(i),
         });
     }

@@ -22,6 +22,7 @@ pub struct Args {
 
 pub fn run(config_path: &Path, args: Args) -> anyhow::Result<u8> {
     init_logging();
+    abort_on_panic();
     let config = Config::load(config_path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -48,6 +49,19 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+/// A panic anywhere in a controller stops the whole process. The state
+/// machine panics when an invariant breaks, possibly on a task of openraft's
+/// that tokio would otherwise let die quietly; a controller that goes on with
+/// a corrupt state is worse than one that stops (its peers carry on).
+fn abort_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        tracing::error!("panic: {info}; stopping the controller");
+        std::process::abort();
+    }));
 }
 
 /// Completes on SIGTERM or SIGINT.
