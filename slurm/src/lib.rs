@@ -1,1 +1,28 @@
-//! (being written)
+//! Slurm 22.05's command-line language, pure: no I/O, no clock, no
+//! environment reads. Everything a command needs (argv, the environment, the
+//! script text, the time, the jobs) comes in as arguments, and everything it
+//! would print comes back as text or as a [`SlurmError`] whose lines are
+//! exactly what Slurm writes to stderr.
+//!
+//! - [`getopt`]: glibc `getopt_long`, messages included.
+//! - [`time`], [`memory`]: Slurm's duration, timestamp and size formats.
+//! - [`sbatch`]: an `sbatch` invocation (argv, `SBATCH_*` variables,
+//!   `#SBATCH` directives) validated into an [`sbatch::SbatchRequest`].
+//! - [`squeue`]: the `-o` format engine; [`scontrol`]: `show job`.
+//! - [`display`]: what both need to know about a job beyond [`corral_state::Job`].
+
+mod c_number;
+pub mod display;
+mod error;
+pub mod getopt;
+pub mod memory;
+pub mod sbatch;
+pub mod scontrol;
+pub mod squeue;
+pub mod time;
+
+pub use display::DisplayContext;
+pub use error::{SlurmError, EXIT_FAILURE, EXIT_OPTION_ERROR};
+
+/// The Slurm release whose behaviour this crate reproduces; `-V` prints it.
+pub const SLURM_VERSION: &str = "22.05.8";

@@ -13,6 +13,7 @@
 //! that is the storage layer's concern.
 
 mod cluster;
+pub mod hostlist;
 mod command;
 mod invariants;
 mod job;

@@ -1,0 +1,479 @@
+//! An sbatch invocation, read as Slurm 22.05 reads it.
+//!
+//! The caller works in three steps, because only it may read files:
+//!
+//! 1. [`parse_command_line`] is Slurm's first pass over argv: `--help`,
+//!    `--usage`, `--version` (answered at once, in order), `-v`, `-Q`,
+//!    `--wrap`, the script path and its arguments; any getopt error ends it
+//!    with glibc's message, `Try "sbatch --help" for more information` and
+//!    exit 255.
+//! 2. The caller reads the script named by [`CommandLine::script_source`]
+//!    (or stdin) and checks it with [`BatchScript::from_bytes`]; a file it
+//!    cannot open is [`unable_to_open_error`]. `--wrap` needs no reading.
+//! 3. [`build_request`] is the second pass: options from `#SBATCH` lines,
+//!    then `SBATCH_*` variables, then the command line again, each
+//!    overriding the one before; then Slurm's consistency checks.
+//!
+//! Options Corral implements: `-J -p -t -c -n -N --mem -o -e -i -D -H
+//! --parsable --wrap -h --usage -V -Q -v`. Every other sbatch option is
+//! recognised (so it is never "unrecognized") and refused with
+//! `sbatch: error: --<option> is not supported by Corral yet`, exit 1.
+
+mod help;
+mod options;
+mod request;
+mod script;
+
+pub use options::{SbatchKey, ENVIRONMENT_OPTIONS, IGNORED_ENVIRONMENT, SBATCH_OPTIONS};
+pub use request::SbatchRequest;
+pub use script::{unable_to_open_error, BatchScript};
+
+use crate::c_number::{is_c_space, parse_int, strtol};
+use crate::error::{error_line, SlurmError, EXIT_FAILURE, EXIT_OPTION_ERROR};
+use crate::getopt::{Found, Getopt, GetoptError, Ordering};
+use crate::memory::{invalid_specification_error, parse_megabytes};
+use crate::time::{parse_time_limit, TimeLimit};
+
+/// The program name in sbatch's own messages.
+pub(crate) const COMMAND: &str = "sbatch";
+/// What getopt's errors are followed by.
+const TRY_HELP: &str = "Try \"sbatch --help\" for more information";
+
+/// What the first pass decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Invocation {
+    /// Print this on stdout and exit 0 (`--help`, `--usage`, `--version`).
+    Print(String),
+    /// Go on to read the script and submit.
+    Submit(CommandLine),
+}
+
+/// The command line after the first pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandLine {
+    argv: Vec<String>,
+    pub wrap: Option<String>,
+    /// The script path as given (`None`: read stdin, or `--wrap`).
+    pub script_path: Option<String>,
+    pub script_arguments: Vec<String>,
+    pub quiet: u32,
+    pub verbose: u32,
+}
+
+/// Where the batch script comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScriptSource {
+    /// `--wrap`: the script is already built.
+    Wrapped(BatchScript),
+    /// Read this file (resolving it as sbatch does: relative to the current
+    /// directory, else along `PATH`).
+    File(String),
+    /// Read standard input.
+    Stdin,
+}
+
+impl CommandLine {
+    pub fn script_source(&self) -> ScriptSource {
+        match (&self.wrap, &self.script_path) {
+            (Some(command), _) => ScriptSource::Wrapped(BatchScript::wrap(command)),
+            (None, Some(path)) => ScriptSource::File(path.clone()),
+            (None, None) => ScriptSource::Stdin,
+        }
+    }
+}
+
+fn getopt_failure(error: &GetoptError, argv0: &str) -> SlurmError {
+    SlurmError::new(
+        vec![error.message(argv0), TRY_HELP.to_string()],
+        EXIT_OPTION_ERROR,
+    )
+}
+
+fn failure(message: &str, exit_code: i32) -> SlurmError {
+    SlurmError::command_error(COMMAND, message, exit_code)
+}
+
+/// Slurm's first pass over the command line (`argv[0]` included, as given).
+pub fn parse_command_line(argv: &[String]) -> Result<Invocation, SlurmError> {
+    let mut getopt = Getopt::new(SBATCH_OPTIONS, argv, Ordering::RequireOrder);
+    let argv0 = getopt.argv0().to_string();
+    let (mut quiet, mut verbose, mut wrap) = (0, 0, None);
+    for found in getopt.by_ref() {
+        let found = found.map_err(|e| getopt_failure(&e, &argv0))?;
+        match found.key {
+            SbatchKey::Help => return Ok(Invocation::Print(help::HELP.to_string())),
+            SbatchKey::Usage => return Ok(Invocation::Print(help::USAGE.to_string())),
+            SbatchKey::Version => {
+                return Ok(Invocation::Print(format!(
+                    "slurm {}\n",
+                    crate::SLURM_VERSION
+                )))
+            }
+            SbatchKey::Quiet => quiet += 1,
+            SbatchKey::Verbose => verbose += 1,
+            SbatchKey::Wrap => wrap = found.argument,
+            _ => {}
+        }
+    }
+    let mut operands = getopt.into_operands().into_iter();
+    let script_path = operands.next();
+    let script_arguments: Vec<String> = operands.collect();
+    if script_path.is_some() && wrap.is_some() {
+        return Err(failure(
+            "Script arguments not permitted with --wrap option",
+            EXIT_FAILURE,
+        ));
+    }
+    if script_path.as_deref() == Some(":") {
+        return Err(failure(
+            "heterogeneous jobs (\":\" between option sets) are not supported by Corral yet",
+            EXIT_FAILURE,
+        ));
+    }
+    Ok(Invocation::Submit(CommandLine {
+        argv: argv.to_vec(),
+        wrap,
+        script_path,
+        script_arguments,
+        quiet,
+        verbose,
+    }))
+}
+
+/// The options as they accumulate over the second pass.
+#[derive(Default)]
+struct Settings {
+    job_name: Option<String>,
+    partition: Option<String>,
+    time_limit: Option<TimeLimit>,
+    nodes: Option<(u32, Option<u32>)>,
+    ntasks: Option<u32>,
+    cpus_per_task: Option<u32>,
+    memory_per_node_mb: Option<u64>,
+    stdout: Option<String>,
+    stderr: Option<String>,
+    stdin: Option<String>,
+    chdir: Option<String>,
+    hold: bool,
+    parsable: bool,
+    verbose: u32,
+}
+
+impl Settings {
+    /// Applies one option of the second pass (script, environment or
+    /// command line); `argument` is present for options that take one.
+    fn apply(&mut self, key: SbatchKey, argument: Option<String>) -> Result<(), SlurmError> {
+        let text = argument.unwrap_or_default();
+        match key {
+            SbatchKey::JobName => self.job_name = Some(text),
+            SbatchKey::Partition => self.partition = Some(text),
+            SbatchKey::Time => {
+                let limit = parse_time_limit(&text)
+                    .map_err(|_| failure("Invalid --time specification", EXIT_OPTION_ERROR))?;
+                self.time_limit = Some(TimeLimit::from_option_minutes(limit));
+            }
+            SbatchKey::CpusPerTask => {
+                self.cpus_per_task = Some(positive_int("--cpus-per-task", &text)?)
+            }
+            SbatchKey::Ntasks => self.ntasks = Some(positive_int("--ntasks", &text)?),
+            SbatchKey::Nodes => self.nodes = Some(parse_node_count(&text)?),
+            SbatchKey::Memory => {
+                let megabytes = parse_megabytes(&text)
+                    .map_err(|_| invalid_specification_error(COMMAND, "--mem"))?;
+                self.memory_per_node_mb = Some(megabytes);
+            }
+            SbatchKey::Output => self.stdout = Some(stream_file(text)),
+            SbatchKey::Error => self.stderr = Some(stream_file(text)),
+            SbatchKey::Input => self.stdin = Some(stream_file(text)),
+            SbatchKey::Chdir => self.chdir = Some(text),
+            SbatchKey::Hold => self.hold = true,
+            SbatchKey::Parsable => self.parsable = true,
+            SbatchKey::Unsupported(name) => {
+                return Err(failure(
+                    &format!("--{name} is not supported by Corral yet"),
+                    EXIT_FAILURE,
+                ))
+            }
+            // First-pass options: skipped here, as Slurm skips them.
+            SbatchKey::Help
+            | SbatchKey::Usage
+            | SbatchKey::Version
+            | SbatchKey::Quiet
+            | SbatchKey::Verbose
+            | SbatchKey::Wrap => {}
+        }
+        Ok(())
+    }
+
+    /// Applies the options of one getopt pass; returns the operands left.
+    fn apply_all(&mut self, argv: &[String]) -> Result<Vec<String>, SlurmError> {
+        let mut getopt = Getopt::new(SBATCH_OPTIONS, argv, Ordering::RequireOrder);
+        let argv0 = getopt.argv0().to_string();
+        for found in getopt.by_ref() {
+            let Found { key, argument, .. } = found.map_err(|e| getopt_failure(&e, &argv0))?;
+            if !key.is_early() {
+                self.apply(key, argument)?;
+            }
+        }
+        Ok(getopt.into_operands())
+    }
+}
+
+/// `-o/-e/-i none` is `/dev/null`.
+fn stream_file(text: String) -> String {
+    if text.eq_ignore_ascii_case("none") {
+        "/dev/null".to_string()
+    } else {
+        text
+    }
+}
+
+fn positive_int(name: &str, text: &str) -> Result<u32, SlurmError> {
+    let value = parse_int(name, text, true).map_err(|message| failure(&message, EXIT_FAILURE))?;
+    u32::try_from(value).map_err(|_| {
+        failure(
+            &format!("Invalid numeric value \"{text}\" for {name}."),
+            EXIT_FAILURE,
+        )
+    })
+}
+
+/// Slurm's `verify_node_count`: `N` or `min-max`, each with an optional
+/// `k`/`m` multiplier (×1024, ×1048576).
+fn parse_node_count(text: &str) -> Result<(u32, Option<u32>), SlurmError> {
+    let invalid = |part: &str| {
+        failure(
+            &format!("\"{part}\" is not a valid node count"),
+            EXIT_OPTION_ERROR,
+        )
+    };
+    let (min, max) = match text.split_once('-') {
+        Some((min_text, max_text)) => {
+            let min = node_number(min_text).ok_or_else(|| invalid(min_text))?;
+            let max = node_number(max_text).ok_or_else(|| invalid(max_text))?;
+            (min.max(0), max)
+        }
+        None => {
+            let count = node_number(text)
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| invalid(text))?;
+            (count, count)
+        }
+    };
+    if max != 0 && max < min {
+        return Err(failure(
+            &format!("Maximum node count {max} is less than minimum node count {min}"),
+            EXIT_OPTION_ERROR,
+        ));
+    }
+    let min = u32::try_from(min).map_err(|_| invalid(text))?;
+    let max = u32::try_from(max).map_err(|_| invalid(text))?;
+    Ok((min, (max != min && max != 0).then_some(max)))
+}
+
+/// `_str_to_nodes`: a number with an optional `k` then `m` multiplier and
+/// nothing but whitespace after; no digits reads as 0. `None`: invalid.
+fn node_number(text: &str) -> Option<i64> {
+    let parsed = strtol(text);
+    if parsed.rest.len() == text.len() {
+        // No digits: Slurm reads 0 and checks that nothing else is there.
+        return text.chars().all(is_c_space).then_some(0);
+    }
+    let mut value = parsed.value;
+    let mut rest = parsed.rest;
+    for (suffix, factor) in [("k", 1_024), ("m", 1_048_576)] {
+        if let Some(tail) = rest
+            .strip_prefix(suffix)
+            .or_else(|| rest.strip_prefix(&suffix.to_uppercase()))
+        {
+            value = value.checked_mul(factor)?;
+            rest = tail;
+        }
+    }
+    let fits = i32::try_from(value).is_ok() && !parsed.overflowed;
+    (rest.chars().all(is_c_space) && fits).then_some(value)
+}
+
+fn lookup<'a>(environment: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    environment
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// Slurm's second pass: directives, then environment, then command line,
+/// then the checks of `_opt_verify`.
+pub fn build_request(
+    command_line: &CommandLine,
+    environment: &[(String, String)],
+    script: BatchScript,
+) -> Result<SbatchRequest, SlurmError> {
+    let mut settings = Settings {
+        verbose: command_line.verbose,
+        ..Settings::default()
+    };
+    let file = command_line
+        .script_path
+        .as_deref()
+        .map_or("stdin", |path| path.rsplit('/').next().unwrap_or(path));
+    let directives = script::scan_directives(script.text(), file)?;
+    let mut warnings = directives.warnings;
+    let script_argv: Vec<String> = std::iter::once(COMMAND.to_string())
+        .chain(directives.words)
+        .collect();
+    if let Some(stray) = settings.apply_all(&script_argv)?.first() {
+        return Err(failure(
+            &format!("Invalid directive found in batch script: {stray}"),
+            EXIT_OPTION_ERROR,
+        ));
+    }
+    let ignored_environment = apply_environment(&mut settings, environment, command_line.verbose)?;
+    settings.apply_all(&command_line.argv)?;
+
+    if command_line.quiet > 0 && settings.verbose > 0 {
+        return Err(failure(
+            "don't specify both --verbose (-v) and --quiet (-Q)",
+            EXIT_FAILURE,
+        ));
+    }
+    let (min_nodes, max_nodes, ntasks) = task_layout(&settings, &mut warnings)?;
+    let job_name = settings.job_name.clone().unwrap_or_else(|| {
+        match (&command_line.wrap, &command_line.script_path) {
+            (Some(_), _) => "wrap".to_string(),
+            (None, Some(path)) => path.rsplit('/').next().unwrap_or(path).to_string(),
+            (None, None) => COMMAND.to_string(),
+        }
+    });
+    Ok(SbatchRequest {
+        job_name,
+        partition: settings.partition,
+        time_limit: settings.time_limit,
+        min_nodes,
+        max_nodes,
+        ntasks,
+        cpus_per_task: settings.cpus_per_task.unwrap_or(1),
+        memory_per_node_mb: settings.memory_per_node_mb,
+        stdout: settings.stdout,
+        stderr: settings.stderr,
+        stdin: settings.stdin,
+        chdir: settings.chdir,
+        hold: settings.hold,
+        parsable: settings.parsable,
+        quiet: command_line.quiet,
+        verbose: settings.verbose,
+        script: script.into_text(),
+        script_path: command_line.script_path.clone(),
+        script_arguments: command_line.script_arguments.clone(),
+        warnings,
+        ignored_environment,
+    })
+}
+
+/// Applies the `SBATCH_*` variables of implemented options; returns the
+/// names of set variables that belong to options Corral does not implement.
+fn apply_environment(
+    settings: &mut Settings,
+    environment: &[(String, String)],
+    command_line_verbose: u32,
+) -> Result<Vec<String>, SlurmError> {
+    for (name, key) in ENVIRONMENT_OPTIONS {
+        let Some(value) = lookup(environment, name) else {
+            continue;
+        };
+        if *key == SbatchKey::Verbose {
+            settings.verbose =
+                environment_verbosity(value, command_line_verbose, settings.verbose)?;
+        } else {
+            settings.apply(*key, Some(value.to_string()))?;
+        }
+    }
+    Ok(IGNORED_ENVIRONMENT
+        .iter()
+        .filter(|name| lookup(environment, name).is_some())
+        .map(|name| name.to_string())
+        .collect())
+}
+
+/// `SBATCH_DEBUG`, read as Slurm reads a flag from the environment: empty,
+/// `yes` or a non-zero number sets it (then the value must be a number,
+/// unless `-v` was given); anything else clears the verbosity.
+fn environment_verbosity(
+    value: &str,
+    command_line_verbose: u32,
+    current: u32,
+) -> Result<u32, SlurmError> {
+    let parsed = strtol(value);
+    let sets = value.is_empty()
+        || value.eq_ignore_ascii_case("yes")
+        || (parsed.value != 0 && parsed.rest.is_empty());
+    if !sets {
+        return Ok(0);
+    }
+    if command_line_verbose > 0 {
+        return Ok(current);
+    }
+    let level =
+        parse_int("--verbose", value, false).map_err(|message| failure(&message, EXIT_FAILURE))?;
+    Ok(u32::try_from(level).unwrap_or(0))
+}
+
+/// Nodes and tasks after Slurm's "massage the numbers" step: one task per
+/// node by default, and never more nodes than tasks.
+fn task_layout(
+    settings: &Settings,
+    warnings: &mut Vec<String>,
+) -> Result<(u32, Option<u32>, u32), SlurmError> {
+    let (mut min_nodes, mut max_nodes) = settings.nodes.unwrap_or((1, None));
+    if min_nodes == 0 {
+        return Err(failure(
+            "--nodes=0 is not supported by Corral yet",
+            EXIT_FAILURE,
+        ));
+    }
+    let ntasks = match settings.ntasks {
+        None => min_nodes,
+        Some(ntasks) => {
+            if max_nodes.is_some_and(|max| ntasks < max) {
+                max_nodes = Some(ntasks);
+            }
+            if settings.nodes.is_some() && ntasks < min_nodes {
+                warnings.push(format!(
+                    "{COMMAND}: Warning: can't run {ntasks} processes on {min_nodes} nodes, setting nnodes to {ntasks}"
+                ));
+                min_nodes = ntasks;
+                max_nodes = None;
+            }
+            ntasks
+        }
+    };
+    Ok((min_nodes, max_nodes.filter(|max| *max != min_nodes), ntasks))
+}
+
+/// The controller refused the job: `sbatch: error: Batch job submission
+/// failed: <reason>` (Slurm's text for the error code), exit 1.
+pub fn submission_failed_error(reason: &str) -> SlurmError {
+    failure(
+        &format!("Batch job submission failed: {reason}"),
+        EXIT_FAILURE,
+    )
+}
+
+/// An unknown partition, as reference 77 shows it (two lines, exit 1).
+pub fn invalid_partition_error(partition: &str) -> SlurmError {
+    SlurmError::new(
+        vec![
+            error_line(
+                COMMAND,
+                &format!("invalid partition specified: {partition}"),
+            ),
+            error_line(
+                COMMAND,
+                "Batch job submission failed: Invalid partition name specified",
+            ),
+        ],
+        EXIT_FAILURE,
+    )
+}
+
+#[cfg(test)]
+mod tests;

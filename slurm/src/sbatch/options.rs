@@ -1,0 +1,277 @@
+//! sbatch 22.05's option table: every option it accepts, in the order of
+//! Slurm's `common_options[]` (the order glibc lists ambiguous candidates
+//! in), with its argument kind. Corral implements some; the others are
+//! recognised and refused, never ignored.
+
+use crate::getopt::{HasArg, OptionDef};
+
+/// What an sbatch option does in Corral.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SbatchKey {
+    JobName,
+    Partition,
+    Time,
+    CpusPerTask,
+    Ntasks,
+    Nodes,
+    Memory,
+    Output,
+    Error,
+    Input,
+    Chdir,
+    Hold,
+    Parsable,
+    Wrap,
+    Help,
+    Usage,
+    Version,
+    Quiet,
+    Verbose,
+    /// A real sbatch option Corral does not implement yet, by its canonical
+    /// long name (aliases such as `--tasks-per-node` share it).
+    Unsupported(&'static str),
+}
+
+impl SbatchKey {
+    /// Options Slurm handles in its first pass over the command line only;
+    /// in a script (and the second pass) they are skipped.
+    pub fn is_early(self) -> bool {
+        matches!(
+            self,
+            SbatchKey::Help
+                | SbatchKey::Usage
+                | SbatchKey::Version
+                | SbatchKey::Quiet
+                | SbatchKey::Verbose
+                | SbatchKey::Wrap
+        )
+    }
+}
+
+const fn implemented(
+    long: &'static str,
+    short: Option<char>,
+    has_arg: HasArg,
+    key: SbatchKey,
+) -> OptionDef<SbatchKey> {
+    OptionDef::new(Some(long), short, has_arg, key)
+}
+
+const fn refused(long: &'static str, short: Option<char>, has_arg: HasArg) -> OptionDef<SbatchKey> {
+    OptionDef::new(Some(long), short, has_arg, SbatchKey::Unsupported(long))
+}
+
+use HasArg::{No, Optional, Required};
+use SbatchKey as K;
+
+/// sbatch's options, in Slurm 22.05's table order.
+pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
+    refused("account", Some('A'), Required),
+    refused("acctg-freq", None, Required),
+    refused("array", Some('a'), Required),
+    refused("batch", None, Required),
+    refused("begin", Some('b'), Required),
+    refused("bb", None, Required),
+    refused("bbf", None, Required),
+    refused("cluster-constraint", None, Required),
+    implemented("chdir", Some('D'), Required, K::Chdir),
+    refused("cluster", None, Required),
+    refused("clusters", Some('M'), Required),
+    refused("comment", None, Required),
+    refused("container", None, Required),
+    refused("context", None, Required),
+    refused("contiguous", None, No),
+    refused("constraint", Some('C'), Required),
+    refused("core-spec", Some('S'), Required),
+    refused("cores-per-socket", None, Required),
+    refused("cpu-freq", None, Required),
+    refused("cpus-per-gpu", None, Required),
+    implemented("cpus-per-task", Some('c'), Required, K::CpusPerTask),
+    refused("deadline", None, Required),
+    refused("delay-boot", None, Required),
+    refused("dependency", Some('d'), Required),
+    refused("distribution", Some('m'), Required),
+    implemented("error", Some('e'), Required, K::Error),
+    refused("exclude", Some('x'), Required),
+    refused("exclusive", None, Optional),
+    refused("export", None, Required),
+    refused("export-file", None, Required),
+    refused("extra-node-info", Some('B'), Required),
+    refused("get-user-env", None, Optional),
+    refused("gid", None, Required),
+    refused("gpu-bind", None, Required),
+    refused("gpu-freq", None, Required),
+    refused("gpus", Some('G'), Required),
+    refused("gpus-per-node", None, Required),
+    refused("gpus-per-socket", None, Required),
+    refused("gpus-per-task", None, Required),
+    refused("gres", None, Required),
+    refused("gres-flags", None, Required),
+    implemented("help", Some('h'), No, K::Help),
+    refused("hint", None, Required),
+    implemented("hold", Some('H'), No, K::Hold),
+    refused("ignore-pbs", None, No),
+    implemented("input", Some('i'), Required, K::Input),
+    implemented("job-name", Some('J'), Required, K::JobName),
+    refused("kill-on-invalid-dep", None, Required),
+    refused("licenses", Some('L'), Required),
+    refused("mail-type", None, Required),
+    refused("mail-user", None, Required),
+    refused("mcs-label", None, Required),
+    implemented("mem", None, Required, K::Memory),
+    refused("mem-bind", None, Required),
+    refused("mem-per-cpu", None, Required),
+    refused("mem-per-gpu", None, Required),
+    refused("mincpus", None, Required),
+    refused("network", None, Required),
+    refused("nice", None, Optional),
+    refused("no-kill", Some('k'), Optional),
+    refused("no-requeue", None, No),
+    refused("nodefile", Some('F'), Required),
+    refused("nodelist", Some('w'), Required),
+    implemented("nodes", Some('N'), Required, K::Nodes),
+    implemented("ntasks", Some('n'), Required, K::Ntasks),
+    refused("ntasks-per-core", None, Required),
+    refused("ntasks-per-gpu", None, Required),
+    refused("ntasks-per-node", None, Required),
+    refused("ntasks-per-socket", None, Required),
+    refused("ntasks-per-tres", None, Required),
+    refused("open-mode", None, Required),
+    implemented("output", Some('o'), Required, K::Output),
+    refused("overcommit", Some('O'), No),
+    refused("oversubscribe", Some('s'), No),
+    implemented("parsable", None, No, K::Parsable),
+    implemented("partition", Some('p'), Required, K::Partition),
+    refused("power", None, Required),
+    refused("prefer", None, Required),
+    refused("priority", None, Required),
+    refused("profile", None, Required),
+    refused("propagate", None, Optional),
+    refused("qos", Some('q'), Required),
+    implemented("quiet", Some('Q'), No, K::Quiet),
+    refused("reboot", None, No),
+    refused("requeue", None, No),
+    refused("reservation", None, Required),
+    refused("signal", None, Required),
+    refused("sockets-per-node", None, Required),
+    refused("spread-job", None, No),
+    refused("switches", None, Required),
+    OptionDef::new(
+        Some("tasks-per-node"),
+        None,
+        Required,
+        K::Unsupported("ntasks-per-node"),
+    ),
+    refused("test-only", None, No),
+    refused("thread-spec", None, Required),
+    refused("threads-per-core", None, Required),
+    implemented("time", Some('t'), Required, K::Time),
+    refused("time-min", None, Required),
+    refused("tmp", None, Required),
+    refused("uid", None, Required),
+    refused("use-min-nodes", None, No),
+    implemented("verbose", Some('v'), No, K::Verbose),
+    implemented("version", Some('V'), No, K::Version),
+    implemented("usage", None, No, K::Usage),
+    refused("wait", Some('W'), No),
+    refused("wait-all-nodes", None, Required),
+    refused("wckey", None, Required),
+    implemented("wrap", None, Required, K::Wrap),
+];
+
+/// `SBATCH_*` variables of implemented options, in Slurm's processing order.
+pub const ENVIRONMENT_OPTIONS: &[(&str, SbatchKey)] = &[
+    ("SBATCH_DEBUG", K::Verbose),
+    ("SBATCH_JOB_NAME", K::JobName),
+    ("SBATCH_MEM_PER_NODE", K::Memory),
+    ("SBATCH_PARTITION", K::Partition),
+    ("SBATCH_TIMELIMIT", K::Time),
+];
+
+/// Input variables sbatch 22.05 reads for options Corral does not implement.
+/// They are not refused (sites export some of them for every user) but
+/// reported back as ignored.
+pub const IGNORED_ENVIRONMENT: &[&str] = &[
+    "SBATCH_ACCOUNT",
+    "SBATCH_ACCTG_FREQ",
+    "SBATCH_ARRAY_INX",
+    "SBATCH_BATCH",
+    "SBATCH_BURST_BUFFER",
+    "SBATCH_CLUSTER_CONSTRAINT",
+    "SBATCH_CLUSTERS",
+    "SLURM_CLUSTERS",
+    "SBATCH_CONSTRAINT",
+    "SBATCH_CONTAINER",
+    "SBATCH_CORE_SPEC",
+    "SBATCH_CPU_FREQ_REQ",
+    "SBATCH_CPUS_PER_GPU",
+    "SBATCH_DELAY_BOOT",
+    "SBATCH_DISTRIBUTION",
+    "SBATCH_EXCLUSIVE",
+    "SBATCH_EXPORT",
+    "SBATCH_GET_USER_ENV",
+    "SBATCH_GPU_BIND",
+    "SBATCH_GPU_FREQ",
+    "SBATCH_GPUS",
+    "SBATCH_GPUS_PER_NODE",
+    "SBATCH_GPUS_PER_SOCKET",
+    "SBATCH_GPUS_PER_TASK",
+    "SBATCH_GRES",
+    "SBATCH_GRES_FLAGS",
+    "SBATCH_HINT",
+    "SLURM_HINT",
+    "SBATCH_IGNORE_PBS",
+    "SBATCH_MEM_BIND",
+    "SBATCH_MEM_PER_CPU",
+    "SBATCH_MEM_PER_GPU",
+    "SBATCH_NETWORK",
+    "SBATCH_NO_KILL",
+    "SBATCH_NO_REQUEUE",
+    "SBATCH_OPEN_MODE",
+    "SBATCH_OVERCOMMIT",
+    "SBATCH_POWER",
+    "SBATCH_PROFILE",
+    "SBATCH_QOS",
+    "SBATCH_REQ_SWITCH",
+    "SBATCH_REQUEUE",
+    "SBATCH_RESERVATION",
+    "SBATCH_SIGNAL",
+    "SBATCH_SPREAD_JOB",
+    "SBATCH_THREAD_SPEC",
+    "SBATCH_THREADS_PER_CORE",
+    "SBATCH_USE_MIN_NODES",
+    "SBATCH_WAIT",
+    "SBATCH_WAIT_ALL_NODES",
+    "SBATCH_WAIT4SWITCH",
+    "SBATCH_WCKEY",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_and_letters_are_unique() {
+        let mut longs = HashSet::new();
+        let mut shorts = HashSet::new();
+        for def in SBATCH_OPTIONS {
+            assert!(longs.insert(def.long.unwrap()), "{:?}", def.long);
+            if let Some(letter) = def.short {
+                assert!(shorts.insert(letter), "{letter}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_implemented_key_has_one_option() {
+        let implemented: Vec<SbatchKey> = SBATCH_OPTIONS
+            .iter()
+            .map(|d| d.key)
+            .filter(|k| !matches!(k, SbatchKey::Unsupported(_)))
+            .collect();
+        assert_eq!(implemented.len(), 19);
+        let unique: HashSet<String> = implemented.iter().map(|k| format!("{k:?}")).collect();
+        assert_eq!(unique.len(), 19);
+    }
+}

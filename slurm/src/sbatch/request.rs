@@ -1,0 +1,153 @@
+//! The validated result of an sbatch invocation and the job it asks for.
+
+use corral_state::{JobId, JobSpec};
+
+use crate::time::TimeLimit;
+
+/// An sbatch invocation after every option has been read and checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SbatchRequest {
+    /// `-J`, else `wrap` for `--wrap`, else the script's base name, else
+    /// `sbatch` (a script read from stdin).
+    pub job_name: String,
+    pub partition: Option<String>,
+    /// `None`: the partition's limit. A zero limit reads as unlimited.
+    pub time_limit: Option<TimeLimit>,
+    /// `-N min[-max]`; Corral allocates `min_nodes`.
+    pub min_nodes: u32,
+    pub max_nodes: Option<u32>,
+    /// `-n`, else one task per node.
+    pub ntasks: u32,
+    pub cpus_per_task: u32,
+    /// `--mem` in MiB; `Some(0)` asks, as in Slurm, for all of each node's memory.
+    pub memory_per_node_mb: Option<u64>,
+    /// `-o`, `-e`, `-i` as given (`none` already turned into `/dev/null`).
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
+    pub stdin: Option<String>,
+    /// `-D` as given.
+    pub chdir: Option<String>,
+    pub hold: bool,
+    pub parsable: bool,
+    pub quiet: u32,
+    pub verbose: u32,
+    /// The full script text (built for `--wrap`).
+    pub script: String,
+    /// The script path from the command line (`None`: stdin or `--wrap`).
+    pub script_path: Option<String>,
+    /// The words after the script path.
+    pub script_arguments: Vec<String>,
+    /// Lines sbatch prints on stderr even though it goes on.
+    pub warnings: Vec<String>,
+    /// `SBATCH_*` variables that were set but belong to options Corral does
+    /// not implement; they had no effect.
+    pub ignored_environment: Vec<String>,
+}
+
+impl SbatchRequest {
+    /// The job to submit. `submit_dir` is the directory sbatch ran in: a
+    /// relative `-D` is taken from there, and relative `-o/-e/-i` from the
+    /// job's work directory, as Slurm resolves them before submitting. The
+    /// job's environment is `environment` plus `SLURM_SUBMIT_DIR` and
+    /// `SLURM_SUBMIT_HOST`, which sbatch sets.
+    pub fn to_job_spec(
+        &self,
+        submit_dir: &str,
+        environment: Vec<(String, String)>,
+        submit_host: &str,
+    ) -> JobSpec {
+        let work_dir = match &self.chdir {
+            Some(dir) if dir.starts_with('/') => dir.clone(),
+            Some(dir) => make_full_path(submit_dir, dir),
+            None => submit_dir.to_string(),
+        };
+        let absolute = |path: &Option<String>| path.as_ref().map(|p| full_path(&work_dir, p));
+        let mut environment = environment;
+        set_variable(&mut environment, "SLURM_SUBMIT_DIR", submit_dir);
+        set_variable(&mut environment, "SLURM_SUBMIT_HOST", submit_host);
+        JobSpec {
+            name: self.job_name.clone(),
+            partition: self.partition.clone(),
+            time_limit_minutes: self.time_limit.and_then(TimeLimit::minutes),
+            nodes: self.min_nodes,
+            ntasks: self.ntasks,
+            cpus_per_task: self.cpus_per_task,
+            memory_per_node_mb: self.memory_per_node_mb,
+            stdout_pattern: absolute(&self.stdout),
+            stderr_pattern: absolute(&self.stderr),
+            stdin_path: absolute(&self.stdin),
+            work_dir,
+            script: self.script.clone(),
+            arguments: self.script_arguments.clone(),
+            environment,
+            hold: self.hold,
+            submit_host: submit_host.to_string(),
+        }
+    }
+
+    /// What sbatch prints on stdout once the job is accepted:
+    /// `Submitted batch job N`, or just `N` with `--parsable`, nothing with
+    /// `-Q`.
+    pub fn submitted_message(&self, job_id: JobId) -> Option<String> {
+        if self.quiet > 0 {
+            None
+        } else if self.parsable {
+            Some(format!("{job_id}\n"))
+        } else {
+            Some(format!("Submitted batch job {job_id}\n"))
+        }
+    }
+}
+
+/// Slurm's `make_full_path`: the directory without a trailing `/`, then the
+/// relative path without a leading `./`.
+fn make_full_path(directory: &str, relative: &str) -> String {
+    let directory = directory.strip_suffix('/').unwrap_or(directory);
+    let relative = relative.strip_prefix("./").unwrap_or(relative);
+    format!("{directory}/{relative}")
+}
+
+/// Slurm's `_fullpath` for `-o/-e/-i`: absolute paths stay, others are
+/// appended to the work directory.
+fn full_path(work_dir: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{work_dir}/{path}")
+    }
+}
+
+fn set_variable(environment: &mut Vec<(String, String)>, name: &str, value: &str) {
+    match environment.iter_mut().find(|(key, _)| key == name) {
+        Some(entry) => entry.1 = value.to_string(),
+        None => environment.push((name.to_string(), value.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_as_slurm_does() {
+        assert_eq!(make_full_path("/home/a/", "./x"), "/home/a/x");
+        assert_eq!(make_full_path("/", "x"), "/x");
+        assert_eq!(full_path("/w", "out.txt"), "/w/out.txt");
+        assert_eq!(full_path("/w", "./out.txt"), "/w/./out.txt");
+        assert_eq!(full_path("/w", "/dev/null"), "/dev/null");
+    }
+
+    #[test]
+    fn environment_gets_submit_variables() {
+        let mut environment = vec![("SLURM_SUBMIT_DIR".to_string(), "/old".to_string())];
+        set_variable(&mut environment, "SLURM_SUBMIT_DIR", "/new");
+        set_variable(&mut environment, "SLURM_SUBMIT_HOST", "login1");
+        assert_eq!(
+            environment,
+            vec![
+                ("SLURM_SUBMIT_DIR".to_string(), "/new".to_string()),
+                ("SLURM_SUBMIT_HOST".to_string(), "login1".to_string()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,477 @@
+use super::*;
+use proptest::prelude::*;
+
+/// Runs the three steps the CLI runs. `script` stands for the file or stdin.
+fn run(
+    argv: &[&str],
+    environment: &[(&str, &str)],
+    script: &str,
+) -> Result<SbatchRequest, SlurmError> {
+    run_any(argv, environment, script)
+        .map(|request| request.expect("a request, not printed output"))
+}
+
+/// As [`run`], with `None` for an invocation that only prints (`--help`).
+fn run_any(
+    argv: &[&str],
+    environment: &[(&str, &str)],
+    script: &str,
+) -> Result<Option<SbatchRequest>, SlurmError> {
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    let environment: Vec<(String, String)> = environment
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let command_line = match parse_command_line(&argv)? {
+        Invocation::Submit(command_line) => command_line,
+        Invocation::Print(_) => return Ok(None),
+    };
+    let script = match command_line.script_source() {
+        ScriptSource::Wrapped(script) => script,
+        ScriptSource::File(_) | ScriptSource::Stdin => BatchScript::from_bytes(script.as_bytes())?,
+    };
+    build_request(&command_line, &environment, script).map(Some)
+}
+
+fn ok(argv: &[&str], environment: &[(&str, &str)], script: &str) -> SbatchRequest {
+    run(argv, environment, script).unwrap()
+}
+
+fn fails(argv: &[&str], environment: &[(&str, &str)], script: &str) -> (Vec<String>, i32) {
+    let error = run(argv, environment, script).unwrap_err();
+    (error.lines, error.exit_code)
+}
+
+const DEMO_SH: &str = "#!/bin/bash
+#SBATCH -J demo
+#SBATCH -o out-%j-%x.txt
+#SBATCH -e err-%j-%x.txt
+#SBATCH -t 00:05:00
+#SBATCH -c 2
+#SBATCH --mem=100M
+#SBATCH -N 1
+echo \"hello from $SLURM_JOB_ID $SLURM_JOB_NAME cpus=$SLURM_CPUS_PER_TASK\"
+echo \"to stderr\" >&2
+";
+
+const TRUE_SH: &str = "#!/bin/sh\ntrue\n";
+
+#[test]
+fn wrap_as_in_reference_01() {
+    let request = ok(&["sbatch", "--wrap", "hostname"], &[], "");
+    assert_eq!(request.job_name, "wrap");
+    assert_eq!(
+        request.script,
+        "#!/bin/sh\n# This script was created by sbatch --wrap.\n\nhostname\n"
+    );
+    assert_eq!(
+        request.submitted_message(2).as_deref(),
+        Some("Submitted batch job 2\n")
+    );
+    assert_eq!(
+        (request.min_nodes, request.ntasks, request.cpus_per_task),
+        (1, 1, 1)
+    );
+}
+
+#[test]
+fn parsable_as_in_reference_02() {
+    let request = ok(&["sbatch", "--parsable", "--wrap", "sleep 1"], &[], "");
+    assert_eq!(request.submitted_message(3).as_deref(), Some("3\n"));
+    let quiet = ok(&["sbatch", "-Q", "--wrap=true"], &[], "");
+    assert_eq!(quiet.submitted_message(3), None);
+}
+
+#[test]
+fn demo_script_as_in_reference_05() {
+    let request = ok(&["sbatch", "demo.sh"], &[], DEMO_SH);
+    assert_eq!(request.job_name, "demo");
+    assert_eq!(request.stdout.as_deref(), Some("out-%j-%x.txt"));
+    assert_eq!(request.stderr.as_deref(), Some("err-%j-%x.txt"));
+    assert_eq!(request.time_limit, Some(TimeLimit::Minutes(5)));
+    assert_eq!(request.cpus_per_task, 2);
+    assert_eq!(request.memory_per_node_mb, Some(100));
+    assert_eq!(
+        (request.min_nodes, request.max_nodes, request.ntasks),
+        (1, None, 1)
+    );
+
+    let spec = request.to_job_spec(
+        "/home/alice/work",
+        vec![("HOME".into(), "/root".into())],
+        "vm",
+    );
+    assert_eq!(
+        spec.stdout_pattern.as_deref(),
+        Some("/home/alice/work/out-%j-%x.txt")
+    );
+    assert_eq!(spec.work_dir, "/home/alice/work");
+    assert_eq!(spec.time_limit_minutes, Some(5));
+    assert_eq!(spec.script, DEMO_SH);
+    assert_eq!(spec.submit_host, "vm");
+    assert!(spec
+        .environment
+        .contains(&("SLURM_SUBMIT_DIR".into(), "/home/alice/work".into())));
+    assert!(spec
+        .environment
+        .contains(&("SLURM_SUBMIT_HOST".into(), "vm".into())));
+    assert!(spec.environment.contains(&("HOME".into(), "/root".into())));
+}
+
+#[test]
+fn job_names_default_by_source() {
+    assert_eq!(
+        ok(&["sbatch", "/home/a/run.sh"], &[], TRUE_SH).job_name,
+        "run.sh"
+    );
+    assert_eq!(ok(&["sbatch"], &[], TRUE_SH).job_name, "sbatch");
+    assert_eq!(ok(&["sbatch", "-J", "", "x.sh"], &[], TRUE_SH).job_name, "");
+}
+
+/// (argv, environment, script, stderr lines, exit code): what Slurm prints.
+type ErrorCase = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    &'static [&'static str],
+    i32,
+);
+
+const ERROR_CASES: &[ErrorCase] = &[
+    // References 78, 79, 88, 89.
+    (&["sbatch", "-t", "abc", "--wrap", "true"], &[], "", &["sbatch: error: Invalid --time specification"], 255),
+    (&["sbatch", "-t", "1:2:3:4:5", "--wrap", "true"], &[], "", &["sbatch: error: Invalid --time specification"], 255),
+    (&["/usr/bin/sbatch", "--bogus", "--wrap", "true"], &[], "",
+     &["/usr/bin/sbatch: unrecognized option '--bogus'", "Try \"sbatch --help\" for more information"], 255),
+    (&["sbatch", "--mem=abc", "--wrap", "true"], &[], "", &["sbatch: error: Invalid --mem specification"], 255),
+    // References 90, 91, 92.
+    (&["sbatch", "empty.sh"], &[], "", &["sbatch: error: Batch script is empty!"], 1),
+    (&["sbatch"], &[], "", &["sbatch: error: Batch script is empty!"], 1),
+    (&["sbatch", "noshebang.sh"], &[], "echo no shebang\n", &[
+        "sbatch: error: This does not look like a batch script.  The first",
+        "sbatch: error: line must start with #! followed by the path to an interpreter.",
+        "sbatch: error: For instance: #!/bin/sh",
+    ], 1),
+    // getopt's other errors, argv[0] as given.
+    (&["sbatch", "--par", "x.sh"], &[], TRUE_SH,
+     &["sbatch: option '--par' is ambiguous; possibilities: '--parsable' '--partition'",
+       "Try \"sbatch --help\" for more information"], 255),
+    (&["sbatch", "--no", "x.sh"], &[], TRUE_SH,
+     &["sbatch: option '--no' is ambiguous; possibilities: '--no-kill' '--no-requeue' '--nodefile' '--nodelist' '--nodes'",
+       "Try \"sbatch --help\" for more information"], 255),
+    (&["sbatch", "-vz", "x.sh"], &[], TRUE_SH, &["sbatch: invalid option -- 'z'", "Try \"sbatch --help\" for more information"], 255),
+    (&["sbatch", "x.sh", "-J"], &[], TRUE_SH, &[], 0),
+    (&["sbatch", "-J"], &[], TRUE_SH, &["sbatch: option requires an argument -- 'J'", "Try \"sbatch --help\" for more information"], 255),
+    (&["sbatch", "--job-name"], &[], TRUE_SH, &["sbatch: option '--job-name' requires an argument", "Try \"sbatch --help\" for more information"], 255),
+    (&["sbatch", "--parsable=yes", "x.sh"], &[], TRUE_SH,
+     &["sbatch: option '--parsable' doesn't allow an argument", "Try \"sbatch --help\" for more information"], 255),
+    // Values.
+    (&["sbatch", "-c", "0", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid numeric value \"0\" for --cpus-per-task."], 1),
+    (&["sbatch", "-n", "2x", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid numeric value \"2x\" for --ntasks."], 1),
+    (&["sbatch", "-N", "abc", "x.sh"], &[], TRUE_SH, &["sbatch: error: \"abc\" is not a valid node count"], 255),
+    (&["sbatch", "-N", "4-2", "x.sh"], &[], TRUE_SH, &["sbatch: error: Maximum node count 2 is less than minimum node count 4"], 255),
+    (&["sbatch", "-N", "0", "x.sh"], &[], TRUE_SH, &["sbatch: error: --nodes=0 is not supported by Corral yet"], 1),
+    (&["sbatch", "-Q", "-v", "x.sh"], &[], TRUE_SH, &["sbatch: error: don't specify both --verbose (-v) and --quiet (-Q)"], 1),
+    (&["sbatch", "--wrap", "true", "x.sh"], &[], TRUE_SH, &["sbatch: error: Script arguments not permitted with --wrap option"], 1),
+    // Recognised but not implemented.
+    (&["sbatch", "--array=1-3", "--wrap", "true"], &[], "", &["sbatch: error: --array is not supported by Corral yet"], 1),
+    (&["sbatch", "-A", "proj", "x.sh"], &[], TRUE_SH, &["sbatch: error: --account is not supported by Corral yet"], 1),
+    (&["sbatch", "--exclusive", "x.sh"], &[], TRUE_SH, &["sbatch: error: --exclusive is not supported by Corral yet"], 1),
+    (&["sbatch", "--tasks-per-node=2", "x.sh"], &[], TRUE_SH, &["sbatch: error: --ntasks-per-node is not supported by Corral yet"], 1),
+    (&["sbatch", "--dep", "afterok:1", "x.sh"], &[], TRUE_SH, &["sbatch: error: --dependency is not supported by Corral yet"], 1),
+    (&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH --gres=gpu:1\n", &["sbatch: error: --gres is not supported by Corral yet"], 1),
+    // Malformed directives.
+    (&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH --bogus\n",
+     &["sbatch: unrecognized option '--bogus'", "Try \"sbatch --help\" for more information"], 255),
+    (&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH -J name extra\n", &["sbatch: error: Invalid directive found in batch script: extra"], 255),
+    (&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH --hold yes\n", &["sbatch: error: Invalid directive found in batch script: yes"], 255),
+    (&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH -t abc\n#SBATCH --bogus\n", &["sbatch: error: Invalid --time specification"], 255),
+    (&["sbatch", "/a/x.sh"], &[], "#!/bin/sh\n#SBATCH -J 'x\n", &["sbatch: fatal: x.sh: line 2: Unmatched `'` in [ 'x]"], 1),
+    // The environment.
+    (&["sbatch", "x.sh"], &[("SBATCH_TIMELIMIT", "soon")], TRUE_SH, &["sbatch: error: Invalid --time specification"], 255),
+    (&["sbatch", "x.sh"], &[("SBATCH_DEBUG", "yes")], TRUE_SH, &["sbatch: error: Invalid numeric value \"yes\" for --verbose."], 1),
+];
+
+#[test]
+fn errors_match_slurm() {
+    for (argv, environment, script, lines, exit_code) in ERROR_CASES {
+        if *exit_code == 0 {
+            assert!(run(argv, environment, script).is_ok(), "{argv:?}");
+            continue;
+        }
+        assert_eq!(
+            fails(argv, environment, script),
+            (lines.iter().map(|l| l.to_string()).collect(), *exit_code),
+            "{argv:?} {script:?}"
+        );
+    }
+}
+
+#[test]
+fn precedence_is_command_line_then_environment_then_script() {
+    let script = "#!/bin/sh\n#SBATCH -J from-script -p script-part -t 10\n";
+    let env = [("SBATCH_JOB_NAME", "from-env"), ("SBATCH_TIMELIMIT", "20")];
+    let request = ok(&["sbatch", "-J", "from-cli", "x.sh"], &env, script);
+    assert_eq!(request.job_name, "from-cli");
+    assert_eq!(request.time_limit, Some(TimeLimit::Minutes(20)));
+    assert_eq!(request.partition.as_deref(), Some("script-part"));
+    let request = ok(&["sbatch", "x.sh"], &env, script);
+    assert_eq!(request.job_name, "from-env");
+    let request = ok(&["sbatch", "x.sh"], &[], script);
+    assert_eq!(request.job_name, "from-script");
+    let request = ok(
+        &["sbatch", "x.sh"],
+        &[
+            ("SBATCH_PARTITION", "env-part"),
+            ("SBATCH_MEM_PER_NODE", "2G"),
+        ],
+        script,
+    );
+    assert_eq!(request.partition.as_deref(), Some("env-part"));
+    assert_eq!(request.memory_per_node_mb, Some(2048));
+}
+
+#[test]
+fn later_occurrences_win_and_clusters_split() {
+    let request = ok(
+        &["sbatch", "-J", "a", "--job-name=b", "-HJc", "x.sh"],
+        &[],
+        TRUE_SH,
+    );
+    assert_eq!(request.job_name, "c");
+    assert!(request.hold);
+    let request = ok(
+        &["sbatch", "--parsa", "--parti=debug", "--job", "n", "x.sh"],
+        &[],
+        TRUE_SH,
+    );
+    assert!(request.parsable);
+    assert_eq!(request.partition.as_deref(), Some("debug"));
+    assert_eq!(request.job_name, "n");
+}
+
+#[test]
+fn everything_after_the_script_belongs_to_it() {
+    let request = ok(
+        &["sbatch", "-J", "x", "job.sh", "-J", "y", "--bogus"],
+        &[],
+        TRUE_SH,
+    );
+    assert_eq!(request.job_name, "x");
+    assert_eq!(request.script_arguments, vec!["-J", "y", "--bogus"]);
+    let request = ok(&["sbatch", "--", "job.sh", "-v"], &[], TRUE_SH);
+    assert_eq!(request.script_path.as_deref(), Some("job.sh"));
+    assert_eq!(request.script_arguments, vec!["-v"]);
+}
+
+#[test]
+fn directives_stop_at_the_first_command() {
+    let script = "#!/bin/sh\n\n# comment\n#SBATCH -J early\nhostname\n#SBATCH --array=1-9\n";
+    assert_eq!(ok(&["sbatch", "x.sh"], &[], script).job_name, "early");
+}
+
+#[test]
+fn first_pass_options_are_ignored_in_scripts() {
+    let script = "#!/bin/sh\n#SBATCH --wrap=hostname -v --help -V --usage -Q\n";
+    let request = ok(&["sbatch", "x.sh"], &[], script);
+    assert_eq!(request.script, script);
+    assert_eq!((request.verbose, request.quiet), (0, 0));
+}
+
+#[test]
+fn nodes_and_tasks() {
+    let request = ok(&["sbatch", "-N", "2", "x.sh"], &[], TRUE_SH);
+    assert_eq!(
+        (request.min_nodes, request.max_nodes, request.ntasks),
+        (2, None, 2)
+    );
+    let request = ok(&["sbatch", "-N", "2-4", "x.sh"], &[], TRUE_SH);
+    assert_eq!(
+        (request.min_nodes, request.max_nodes, request.ntasks),
+        (2, Some(4), 2)
+    );
+    let request = ok(&["sbatch", "-N", "2-4", "-n", "3", "x.sh"], &[], TRUE_SH);
+    assert_eq!(
+        (request.min_nodes, request.max_nodes, request.ntasks),
+        (2, Some(3), 3)
+    );
+    let request = ok(&["sbatch", "-N", "3", "-n", "2", "x.sh"], &[], TRUE_SH);
+    assert_eq!((request.min_nodes, request.ntasks), (2, 2));
+    assert_eq!(
+        request.warnings,
+        vec!["sbatch: Warning: can't run 2 processes on 3 nodes, setting nnodes to 2"]
+    );
+    let request = ok(&["sbatch", "-n", "40", "x.sh"], &[], TRUE_SH);
+    assert_eq!((request.min_nodes, request.ntasks), (1, 40));
+    let request = ok(&["sbatch", "-N", "1k", "x.sh"], &[], TRUE_SH);
+    assert_eq!(request.min_nodes, 1024);
+    let request = ok(&["sbatch", "-N", "2-", "x.sh"], &[], TRUE_SH);
+    assert_eq!((request.min_nodes, request.max_nodes), (2, None));
+}
+
+#[test]
+fn zero_time_limit_is_unlimited() {
+    let request = ok(&["sbatch", "-t", "0", "x.sh"], &[], TRUE_SH);
+    assert_eq!(request.time_limit, Some(TimeLimit::Unlimited));
+    assert_eq!(
+        request.to_job_spec("/w", vec![], "h").time_limit_minutes,
+        None
+    );
+    let request = ok(&["sbatch", "-t", "UNLIMITED", "x.sh"], &[], TRUE_SH);
+    assert_eq!(request.time_limit, Some(TimeLimit::Unlimited));
+}
+
+#[test]
+fn paths_resolve_against_the_work_directory() {
+    let request = ok(
+        &[
+            "sbatch", "-D", "./sub", "-o", "out.txt", "-e", "none", "-i", "/in", "x.sh",
+        ],
+        &[],
+        TRUE_SH,
+    );
+    let spec = request.to_job_spec("/home/alice/", vec![], "vm");
+    assert_eq!(spec.work_dir, "/home/alice/sub");
+    assert_eq!(
+        spec.stdout_pattern.as_deref(),
+        Some("/home/alice/sub/out.txt")
+    );
+    assert_eq!(spec.stderr_pattern.as_deref(), Some("/dev/null"));
+    assert_eq!(spec.stdin_path.as_deref(), Some("/in"));
+    let spec =
+        ok(&["sbatch", "-D", "/scratch", "x.sh"], &[], TRUE_SH).to_job_spec("/home", vec![], "vm");
+    assert_eq!(spec.work_dir, "/scratch");
+    assert!(spec
+        .environment
+        .contains(&("SLURM_SUBMIT_DIR".into(), "/home".into())));
+}
+
+#[test]
+fn verbosity_from_the_environment() {
+    assert_eq!(
+        ok(&["sbatch", "x.sh"], &[("SBATCH_DEBUG", "2")], TRUE_SH).verbose,
+        2
+    );
+    assert_eq!(
+        ok(&["sbatch", "-v", "x.sh"], &[("SBATCH_DEBUG", "3")], TRUE_SH).verbose,
+        1
+    );
+    assert_eq!(
+        ok(
+            &["sbatch", "-vv", "x.sh"],
+            &[("SBATCH_DEBUG", "0")],
+            TRUE_SH
+        )
+        .verbose,
+        0
+    );
+}
+
+#[test]
+fn unimplemented_environment_is_reported_not_applied() {
+    let request = ok(
+        &["sbatch", "x.sh"],
+        &[
+            ("SBATCH_ACCOUNT", "proj"),
+            ("SBATCH_EXPORT", "ALL"),
+            ("OTHER", "x"),
+        ],
+        TRUE_SH,
+    );
+    assert_eq!(
+        request.ignored_environment,
+        vec!["SBATCH_ACCOUNT", "SBATCH_EXPORT"]
+    );
+}
+
+#[test]
+fn help_usage_and_version_answer_first() {
+    let print = |argv: &[&str]| match parse_command_line(
+        &argv.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+    ) {
+        Ok(Invocation::Print(text)) => text,
+        other => panic!("{other:?}"),
+    };
+    assert!(print(&["sbatch", "--help"]).starts_with("Usage: sbatch [OPTIONS(0)...]"));
+    assert!(print(&["sbatch", "-h", "--bogus"]).contains("--wrap[=command string]"));
+    assert!(print(&["sbatch", "--usage"]).starts_with("Usage: sbatch [-N nnodes]"));
+    assert_eq!(print(&["sbatch", "-V"]), "slurm 22.05.8\n");
+    assert_eq!(print(&["sbatch", "--vers"]), "slurm 22.05.8\n");
+    assert!(run(&["sbatch", "--bogus", "--help"], &[], "").is_err());
+}
+
+#[test]
+fn heterogeneous_jobs_are_refused() {
+    let (lines, code) = fails(&["sbatch", "-N1", ":", "-N2", "x.sh"], &[], TRUE_SH);
+    assert!(lines[0].contains("not supported by Corral yet"));
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn old_magic_word_warns() {
+    let request = ok(&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SLURM -J old\n");
+    assert_eq!(request.job_name, "old");
+    assert_eq!(request.warnings.len(), 1);
+}
+
+#[test]
+fn controller_error_texts() {
+    assert_eq!(
+        invalid_partition_error("nosuch").stderr_text(),
+        "sbatch: error: invalid partition specified: nosuch\nsbatch: error: Batch job submission failed: Invalid partition name specified\n"
+    );
+    assert_eq!(
+        submission_failed_error("Requested node configuration is not available").exit_code,
+        1
+    );
+}
+
+#[test]
+fn every_refused_option_names_itself() {
+    for def in SBATCH_OPTIONS {
+        let SbatchKey::Unsupported(name) = def.key else {
+            continue;
+        };
+        let long = def.long.unwrap();
+        let word = match def.has_arg {
+            crate::getopt::HasArg::No | crate::getopt::HasArg::Optional => format!("--{long}"),
+            crate::getopt::HasArg::Required => format!("--{long}=x"),
+        };
+        let (lines, code) = fails(&["sbatch", &word, "x.sh"], &[], TRUE_SH);
+        assert_eq!(
+            lines,
+            vec![format!(
+                "sbatch: error: --{name} is not supported by Corral yet"
+            )]
+        );
+        assert_eq!(code, 1);
+    }
+}
+
+proptest! {
+    #[test]
+    fn any_command_line_gives_a_request_or_an_error(
+        words in prop::collection::vec("(-{1,2}[a-zA-Z-]{0,12}(=[a-z0-9:]{0,4})?|[a-z0-9:./-]{0,8})", 0..6),
+    ) {
+        let mut argv = vec!["sbatch".to_string()];
+        argv.extend(words);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        match run_any(&argv, &[], TRUE_SH) {
+            Ok(Some(request)) => prop_assert!(request.ntasks >= 1 && request.min_nodes >= 1),
+            Ok(None) => {}
+            Err(error) => {
+                prop_assert!(!error.lines.is_empty());
+                prop_assert!(error.exit_code == 1 || error.exit_code == 255);
+            }
+        }
+    }
+
+    #[test]
+    fn any_script_gives_a_request_or_an_error(body in "(#SBATCH [ -~]{0,20}\n|#[ -~]{0,10}\n|[ -~]{0,10}\n){0,6}") {
+        let script = format!("#!/bin/sh\n{body}");
+        match run(&["sbatch", "x.sh"], &[], &script) {
+            Ok(request) => prop_assert_eq!(request.script, script),
+            Err(error) => prop_assert!(error.exit_code == 1 || error.exit_code == 255),
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! `scontrol show job` (`slurm_sprint_job_info`).
+//!
+//! The record is a list of lines of `Key=Value` items. Shown normally, lines
+//! are joined by a newline and three spaces and the record ends with an empty
+//! indented line and a blank line; with `-o` everything is on one line,
+//! separated by spaces. Fields Corral does not track print what Slurm prints
+//! for an unset value (`Dependency=(null)`, `Deadline=N/A`, `Features=(null)`)
+//! or Slurm's defaults (`QOS=normal`, `Requeue=1`, `Scheduler=Main`).
+
+use corral_state::{Job, JobReason, JobState};
+
+use crate::display::{reason_text, stream_path, DisplayContext, LimitView, Stream};
+use crate::error::{SlurmError, EXIT_FAILURE};
+use crate::memory::format_megabytes;
+use crate::time::{clock_duration, limit_minutes_text, slurm_time_text, TimeLimit};
+
+const MILLISECONDS_PER_MINUTE: u64 = 60_000;
+
+/// How `show job` lays a record out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// One `Key=Value` group per line, indented three spaces.
+    Lines,
+    /// `scontrol -o`: the whole record on one line.
+    OneLine,
+}
+
+/// `scontrol show job` for one job.
+pub fn show_job(job: &Job, context: &DisplayContext, layout: Layout) -> String {
+    let (separator, end) = match layout {
+        Layout::Lines => ("\n   ", "\n\n"),
+        Layout::OneLine => (" ", "\n"),
+    };
+    let lines: Vec<String> = record_lines(job, context)
+        .into_iter()
+        .map(|items| items.join(" "))
+        .collect();
+    format!("{}{separator}{end}", lines.join(separator))
+}
+
+/// `scontrol show job` for several jobs, one record after the other.
+pub fn show_jobs(jobs: &[Job], context: &DisplayContext, layout: Layout) -> String {
+    jobs.iter()
+        .map(|job| show_job(job, context, layout))
+        .collect()
+}
+
+/// `slurm_load_jobs error: Invalid job id specified` (a job that does not
+/// exist), exit 1.
+pub fn unknown_job_error() -> SlurmError {
+    SlurmError::new(
+        vec!["slurm_load_jobs error: Invalid job id specified".to_string()],
+        EXIT_FAILURE,
+    )
+}
+
+/// `scontrol_print_job error: Invalid job id specified` (an id that is not a
+/// number), exit 1.
+pub fn malformed_job_id_error() -> SlurmError {
+    SlurmError::new(
+        vec!["scontrol_print_job error: Invalid job id specified".to_string()],
+        EXIT_FAILURE,
+    )
+}
+
+fn item(key: &str, value: impl std::fmt::Display) -> String {
+    format!("{key}={value}")
+}
+
+fn record_lines(job: &Job, context: &DisplayContext) -> Vec<Vec<String>> {
+    let time = |ms: Option<u64>| slurm_time_text(ms, context.utc_offset_seconds);
+    let times = JobTimes::of(job, context);
+    let node_list = context.node_list(job);
+    let mut lines = vec![
+        vec![item("JobId", job.id), item("JobName", &job.spec.name)],
+        vec![
+            item("UserId", format!("{}({})", job.user, job.uid)),
+            item(
+                "GroupId",
+                format!("{}({})", context.group_name(job.gid), job.gid),
+            ),
+            item("MCS_label", "N/A"),
+        ],
+        vec![
+            item("Priority", context.priority(job)),
+            item("Nice", 0),
+            item("Account", context.account(job)),
+            item("QOS", "normal"),
+        ],
+        vec![
+            item("JobState", job.state.slurm_name()),
+            item("Reason", reason_text(job)),
+            item("Dependency", "(null)"),
+        ],
+        vec![
+            item("Requeue", 1),
+            item("Restarts", 0),
+            item("BatchFlag", 1),
+            item("Reboot", 0),
+            item("ExitCode", job.exit_status),
+        ],
+        vec![
+            item("RunTime", clock_duration(context.time_used_seconds(job))),
+            item("TimeLimit", time_limit_text(context.time_limit(job))),
+            item("TimeMin", "N/A"),
+        ],
+        vec![
+            item("SubmitTime", time(Some(job.submit_time_ms))),
+            item("EligibleTime", time(times.eligible_ms)),
+        ],
+        vec![item("AccrueTime", time(times.eligible_ms))],
+        vec![
+            item("StartTime", time(times.start_ms)),
+            item("EndTime", time(times.end_ms)),
+            item("Deadline", "N/A"),
+        ],
+        vec![
+            item("SuspendTime", "None"),
+            item("SecsPreSuspend", 0),
+            item("LastSchedEval", time(times.last_schedule_ms)),
+            item("Scheduler", "Main"),
+        ],
+        vec![
+            item("Partition", &job.partition),
+            item(
+                "AllocNode:Sid",
+                format!("{}:0", or_null(&job.spec.submit_host)),
+            ),
+        ],
+        vec![item("ReqNodeList", "(null)"), item("ExcNodeList", "(null)")],
+        vec![item("NodeList", &node_list)],
+    ];
+    if let Some(batch_host) = context.nodes(job).first() {
+        lines.push(vec![item("BatchHost", batch_host)]);
+    }
+    lines.extend(resource_lines(job, context));
+    lines.extend([
+        vec![item("Command", "(null)")],
+        vec![item("WorkDir", &job.spec.work_dir)],
+        vec![item("StdErr", stream_path(job, Stream::Stderr))],
+        vec![item("StdIn", stream_path(job, Stream::Stdin))],
+        vec![item("StdOut", stream_path(job, Stream::Stdout))],
+        vec![item("Power", "")],
+    ]);
+    lines
+}
+
+fn resource_lines(job: &Job, context: &DisplayContext) -> Vec<Vec<String>> {
+    let cpus = context.cpu_count(job);
+    let nodes = context.node_count(job);
+    let memory_mb = job.spec.memory_per_node_mb.unwrap_or(0);
+    let mut tres = vec![item("cpu", cpus)];
+    if memory_mb > 0 {
+        tres.push(item(
+            "mem",
+            format_megabytes(memory_mb.saturating_mul(nodes)),
+        ));
+    }
+    tres.push(item("node", nodes));
+    tres.push(item("billing", cpus));
+    vec![
+        vec![
+            item("NumNodes", nodes),
+            item("NumCPUs", cpus),
+            item("NumTasks", job.spec.ntasks),
+            item("CPUs/Task", job.spec.cpus_per_task),
+            item("ReqB:S:C:T", "0:0:*:*"),
+        ],
+        vec![item("TRES", tres.join(","))],
+        vec![
+            item("Socks/Node", "*"),
+            item("NtasksPerN:B:S:C", "0:0:*:*"),
+            item("CoreSpec", "*"),
+        ],
+        vec![
+            item("MinCPUsNode", job.spec.cpus_per_task),
+            item("MinMemoryNode", format_megabytes(memory_mb)),
+            item("MinTmpDiskNode", 0),
+        ],
+        vec![item("Features", "(null)"), item("DelayBoot", "00:00:00")],
+        vec![
+            item("OverSubscribe", "OK"),
+            item("Contiguous", 0),
+            item("Licenses", "(null)"),
+            item("Network", "(null)"),
+        ],
+    ]
+}
+
+fn time_limit_text(limit: LimitView) -> String {
+    match limit {
+        LimitView::NotSet => "Partition_Limit".to_string(),
+        LimitView::Limit(limit) => limit_minutes_text(limit),
+    }
+}
+
+fn or_null(text: &str) -> &str {
+    if text.is_empty() {
+        "(null)"
+    } else {
+        text
+    }
+}
+
+/// The times Slurm keeps for a job, derived from what Corral records.
+struct JobTimes {
+    /// When the job became eligible: at submission unless held.
+    eligible_ms: Option<u64>,
+    start_ms: Option<u64>,
+    end_ms: Option<u64>,
+    last_schedule_ms: Option<u64>,
+}
+
+impl JobTimes {
+    fn of(job: &Job, context: &DisplayContext) -> JobTimes {
+        let held = job.state == JobState::Pending
+            && matches!(job.reason, JobReason::JobHeldUser | JobReason::JobHeldAdmin);
+        // A job cancelled before it started ends and "starts" at once in Slurm.
+        let start_ms = match job.state {
+            JobState::Pending => None,
+            _ => job.start_time_ms.or(job.end_time_ms),
+        };
+        let end_ms = match (job.state, context.time_limit(job), start_ms) {
+            (JobState::Pending, _, _) => None,
+            (
+                JobState::Running | JobState::Completing,
+                LimitView::Limit(TimeLimit::Minutes(m)),
+                Some(start),
+            ) => Some(start + u64::from(m) * MILLISECONDS_PER_MINUTE),
+            (JobState::Running | JobState::Completing, _, _) => None,
+            _ => job.end_time_ms,
+        };
+        JobTimes {
+            eligible_ms: if held { None } else { Some(job.submit_time_ms) },
+            start_ms,
+            end_ms,
+            last_schedule_ms: start_ms.or(Some(job.submit_time_ms)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::display::tests::job;
+
+    #[test]
+    fn one_line_and_lines_layouts_hold_the_same_items() {
+        let context = DisplayContext::new(0, 0);
+        let j = job(3, "x", JobState::Pending);
+        let lines = show_job(&j, &context, Layout::Lines);
+        let one = show_job(&j, &context, Layout::OneLine);
+        assert!(lines.ends_with("   Power=\n   \n\n"));
+        assert!(one.ends_with(" Power= \n"));
+        assert_eq!(
+            lines.split_whitespace().collect::<Vec<_>>(),
+            one.split_whitespace().collect::<Vec<_>>()
+        );
+        assert!(
+            lines.contains("\n   NodeList=\n   NumNodes=1 "),
+            "no BatchHost while pending"
+        );
+        assert!(lines.contains("TimeLimit=Partition_Limit"));
+    }
+
+    #[test]
+    fn held_job_is_not_eligible() {
+        let context = DisplayContext::new(0, 0);
+        let mut j = job(3, "x", JobState::Pending);
+        j.reason = JobReason::JobHeldUser;
+        j.submit_time_ms = 1_000_000;
+        let text = show_job(&j, &context, Layout::Lines);
+        assert!(text.contains("EligibleTime=Unknown"));
+        assert!(text.contains("AccrueTime=Unknown"));
+        assert!(text.contains("Reason=JobHeldUser"));
+    }
+
+    #[test]
+    fn running_job_with_limit_has_an_end_time_and_memory() {
+        let mut context = DisplayContext::new(61_000, 0);
+        let mut j = job(3, "x", JobState::Running);
+        j.start_time_ms = Some(1_000);
+        j.spec.time_limit_minutes = Some(30);
+        j.spec.memory_per_node_mb = Some(1_024);
+        j.spec.nodes = 2;
+        context.node_names.insert(3, vec!["n1".into(), "n2".into()]);
+        let text = show_job(&j, &context, Layout::Lines);
+        assert!(text.contains("RunTime=00:01:00 TimeLimit=00:30:00 TimeMin=N/A"));
+        assert!(text.contains("EndTime=1970-01-01T00:30:01"));
+        assert!(text.contains("NodeList=n[1-2]\n   BatchHost=n1\n"));
+        assert!(text.contains("TRES=cpu=1,mem=2G,node=2,billing=1"));
+        assert!(text.contains("MinMemoryNode=1G"));
+    }
+
+    #[test]
+    fn error_texts() {
+        assert_eq!(
+            unknown_job_error().stderr_text(),
+            "slurm_load_jobs error: Invalid job id specified\n"
+        );
+        assert_eq!(malformed_job_id_error().exit_code, 1);
+    }
+}
