@@ -112,7 +112,7 @@ impl Corral for ClientService {
             .propose(|now_ms| Command::SubmitJob {
                 request_id,
                 actor,
-                spec: spec.into(),
+                spec: Box::new(spec.into()),
                 now_ms,
             })
             .await?;
@@ -192,18 +192,21 @@ impl Corral for ClientService {
             partitions: request.partitions,
         };
         let with_script = request.with_script;
-        let jobs = self
+        let (jobs, partitions) = self
             .proposer
             .read(|state| {
-                state
+                let jobs = state
                     .jobs(&query)
                     .map(|job| wire::job_to_wire(job, with_script))
-                    .collect()
+                    .collect();
+                let partitions = state.partitions().map(wire::Partition::from).collect();
+                (jobs, partitions)
             })
             .await?;
         Ok(Response::new(wire::GetJobsReply {
             jobs,
             now_ms: wall_clock_ms(),
+            partitions,
         }))
     }
 

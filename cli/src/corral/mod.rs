@@ -3,8 +3,8 @@
 mod certs;
 mod controller;
 mod dev;
-mod status;
-mod user;
+pub mod status;
+pub mod user;
 
 use std::path::PathBuf;
 

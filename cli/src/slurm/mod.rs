@@ -1,11 +1,57 @@
-//! The Slurm commands (being written).
+//! The Slurm commands: `sbatch`, `squeue`, `scontrol`, `scancel`.
+//!
+//! Each command parses its arguments with `corral-slurm` (pure), talks to the
+//! leader through `corral_client::Client`, and prints what Slurm prints.
+//! Every failure is a [`SlurmError`] printed in one place, [`run`], with
+//! Slurm's exit code.
 
-pub enum SlurmCommand {}
+mod connection;
+mod jobs;
+mod sbatch;
+mod scancel;
+mod scontrol;
+mod squeue;
 
-pub fn command_named(_name: &str) -> Option<SlurmCommand> {
-    None
+use corral_slurm::SlurmError;
+
+pub enum SlurmCommand {
+    Sbatch,
+    Squeue,
+    Scontrol,
+    Scancel,
 }
 
-pub fn run(command: SlurmCommand, _args: Vec<String>) -> u8 {
-    match command {}
+pub fn command_named(name: &str) -> Option<SlurmCommand> {
+    match name {
+        "sbatch" => Some(SlurmCommand::Sbatch),
+        "squeue" => Some(SlurmCommand::Squeue),
+        "scontrol" => Some(SlurmCommand::Scontrol),
+        "scancel" => Some(SlurmCommand::Scancel),
+        _ => None,
+    }
+}
+
+/// Runs a Slurm command and returns its exit code.
+pub fn run(command: SlurmCommand, args: Vec<String>) -> u8 {
+    let result = match command {
+        SlurmCommand::Sbatch => sbatch::run(&args),
+        SlurmCommand::Squeue => squeue::run(&args),
+        SlurmCommand::Scontrol => scontrol::run(&args),
+        SlurmCommand::Scancel => scancel::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprint!("{}", error.stderr_text());
+            u8::try_from(error.exit_code.rem_euclid(256)).unwrap_or(1)
+        }
+    }
+}
+
+/// A runtime for one command's few calls.
+fn runtime(command: &str) -> Result<tokio::runtime::Runtime, SlurmError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| SlurmError::command_error(command, &format!("cannot start: {error}"), 1))
 }

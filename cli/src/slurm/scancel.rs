@@ -1,0 +1,180 @@
+//! `scancel`: job ids, `-v`; Slurm's silence about unknown and finished jobs.
+
+use corral_proto as wire;
+use corral_slurm::getopt::{Getopt, HasArg, OptionDef, Ordering};
+use corral_slurm::SlurmError;
+
+use super::connection::{call_failed, connect};
+
+const COMMAND: &str = "scancel";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Verbose,
+    Quiet,
+    Help,
+    Usage,
+    Version,
+    Unsupported(&'static str),
+}
+
+use HasArg::{No, Required};
+
+const fn option(
+    long: &'static str,
+    short: Option<char>,
+    has_arg: HasArg,
+    key: Key,
+) -> OptionDef<Key> {
+    OptionDef::new(Some(long), short, has_arg, key)
+}
+
+/// scancel 22.05's options.
+const OPTIONS: &[OptionDef<Key>] = &[
+    option("account", Some('A'), Required, Key::Unsupported("account")),
+    option("batch", Some('b'), No, Key::Unsupported("batch")),
+    option("ctld", None, No, Key::Unsupported("ctld")),
+    option("cluster", Some('M'), Required, Key::Unsupported("clusters")),
+    option("clusters", None, Required, Key::Unsupported("clusters")),
+    option("full", Some('f'), No, Key::Unsupported("full")),
+    option("hurry", Some('H'), No, Key::Unsupported("hurry")),
+    option(
+        "interactive",
+        Some('i'),
+        No,
+        Key::Unsupported("interactive"),
+    ),
+    option("name", Some('n'), Required, Key::Unsupported("name")),
+    option("jobname", None, Required, Key::Unsupported("name")),
+    option(
+        "nodelist",
+        Some('w'),
+        Required,
+        Key::Unsupported("nodelist"),
+    ),
+    option(
+        "partition",
+        Some('p'),
+        Required,
+        Key::Unsupported("partition"),
+    ),
+    option("qos", Some('q'), Required, Key::Unsupported("qos")),
+    option("quiet", Some('Q'), No, Key::Quiet),
+    option(
+        "reservation",
+        Some('R'),
+        Required,
+        Key::Unsupported("reservation"),
+    ),
+    option("sibling", None, Required, Key::Unsupported("sibling")),
+    option("signal", Some('s'), Required, Key::Unsupported("signal")),
+    option("state", Some('t'), Required, Key::Unsupported("state")),
+    option("usage", None, No, Key::Usage),
+    option("user", Some('u'), Required, Key::Unsupported("user")),
+    option("verbose", Some('v'), No, Key::Verbose),
+    option("version", Some('V'), No, Key::Version),
+    option("wckey", None, Required, Key::Unsupported("wckey")),
+    option("help", None, No, Key::Help),
+];
+
+const USAGE: &str = "Usage: scancel [-A account] [--batch] [--full] [--interactive] [-n job_name]
+               [-p partition] [-Q] [-q qos] [-R reservation] [-s signal | integer]
+               [-t PENDING | RUNNING | SUSPENDED] [--usage] [-u user_name]
+               [--hurry] [-V] [-v] [-w hosts...] [--wckey=wckey] [job_id[_array_id][.step_id]]
+";
+
+pub fn run(args: &[String]) -> Result<u8, SlurmError> {
+    let mut verbose = 0;
+    let mut quiet = false;
+    let mut getopt = Getopt::new(OPTIONS, args, Ordering::Permute);
+    let argv0 = getopt.argv0().to_string();
+    for found in getopt.by_ref() {
+        let found = found.map_err(|e| {
+            SlurmError::new(
+                vec![
+                    e.message(&argv0),
+                    "Try \"scancel --help\" for more information".to_string(),
+                ],
+                1,
+            )
+        })?;
+        match found.key {
+            Key::Verbose => verbose += 1,
+            Key::Quiet => quiet = true,
+            Key::Help | Key::Usage => {
+                print!("{USAGE}");
+                return Ok(0);
+            }
+            Key::Version => {
+                println!("slurm {}", corral_slurm::SLURM_VERSION);
+                return Ok(0);
+            }
+            Key::Unsupported(name) => {
+                return Err(SlurmError::command_error(
+                    COMMAND,
+                    &format!("--{name} is not supported by Corral yet"),
+                    1,
+                ))
+            }
+        }
+    }
+    let operands = getopt.into_operands();
+    if operands.is_empty() {
+        return Err(SlurmError::command_error(
+            COMMAND,
+            "No job identification provided",
+            1,
+        ));
+    }
+    let job_ids = operands
+        .iter()
+        .map(|id| {
+            id.parse::<u32>().ok().filter(|id| *id > 0).ok_or_else(|| {
+                SlurmError::command_error(COMMAND, &format!("Invalid job id {id}"), 1)
+            })
+        })
+        .collect::<Result<Vec<u32>, _>>()?;
+    let client = connect(COMMAND)?;
+    let runtime = super::runtime(COMMAND)?;
+    let mut exit_code = 0;
+    for job_id in job_ids {
+        if verbose > 0 {
+            eprintln!("{COMMAND}: Terminating job {job_id}");
+        }
+        let request = wire::JobActionRequest {
+            action: wire::job_action_request::Action::Cancel as i32,
+            job_id,
+        };
+        let reply = runtime
+            .block_on(client.call(request, |mut c, r| async move { c.job_action(r).await }))
+            .map_err(|error| {
+                call_failed(
+                    COMMAND,
+                    format!("{COMMAND}: error: Kill job error on job id {job_id}: "),
+                    &error,
+                )
+            })?;
+        let Some(rejection) = reply.rejection else {
+            continue;
+        };
+        use wire::rejection::Kind;
+        // Slurm says nothing of a job that is already done, and of an unknown
+        // job only when verbose; anything else is an error.
+        let kind = Kind::try_from(rejection.kind).unwrap_or(Kind::Unspecified);
+        let report = match kind {
+            Kind::AlreadyDone => verbose > 0,
+            Kind::InvalidJobId => verbose > 0,
+            _ => {
+                exit_code = 1;
+                true
+            }
+        };
+        if report && !quiet {
+            eprintln!(
+                "{COMMAND}: error: Kill job error on job id {job_id}: {}",
+                rejection.message
+            );
+        }
+    }
+    Ok(exit_code)
+}

@@ -1,0 +1,202 @@
+//! `scontrol`: `ping`, `show job [ID]`, `hold ID`, `release ID`, with `-o`.
+
+use std::sync::Arc;
+
+use corral_client::Client;
+use corral_proto as wire;
+use corral_slurm::getopt::{Getopt, HasArg, OptionDef, Ordering};
+use corral_slurm::scontrol::{malformed_job_id_error, show_jobs, unknown_job_error, Layout};
+use corral_slurm::SlurmError;
+
+use super::connection::{call_failed, connect};
+use super::jobs;
+
+const COMMAND: &str = "scontrol";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    OneLiner,
+    Details,
+    Quiet,
+    Verbose,
+    Help,
+    Usage,
+    Version,
+    Unsupported(&'static str),
+}
+
+use HasArg::{No, Required};
+
+const fn option(
+    long: &'static str,
+    short: Option<char>,
+    has_arg: HasArg,
+    key: Key,
+) -> OptionDef<Key> {
+    OptionDef::new(Some(long), short, has_arg, key)
+}
+
+/// scontrol 22.05's options.
+const OPTIONS: &[OptionDef<Key>] = &[
+    option("all", Some('a'), No, Key::Unsupported("all")),
+    option("cluster", Some('M'), Required, Key::Unsupported("clusters")),
+    option("clusters", None, Required, Key::Unsupported("clusters")),
+    option("details", Some('d'), No, Key::Details),
+    option("federation", None, No, Key::Unsupported("federation")),
+    option("future", Some('F'), No, Key::Unsupported("future")),
+    option("help", Some('h'), No, Key::Help),
+    option("hide", None, No, Key::Unsupported("hide")),
+    option("local", None, No, Key::Unsupported("local")),
+    option("oneliner", Some('o'), No, Key::OneLiner),
+    option("quiet", Some('Q'), No, Key::Quiet),
+    option("sibling", None, No, Key::Unsupported("sibling")),
+    option("usage", Some('u'), No, Key::Usage),
+    option("verbose", Some('v'), No, Key::Verbose),
+    option("version", Some('V'), No, Key::Version),
+    option("json", None, No, Key::Unsupported("json")),
+    option("yaml", None, No, Key::Unsupported("yaml")),
+];
+
+const USAGE: &str = "Usage: scontrol [<OPTION>] [<COMMAND>]
+  Corral implements: ping, show job [<jobid>], hold <jobid>, release <jobid>
+  and the options -o (--oneliner), -d (--details), -Q, -v, -V.
+";
+
+pub fn run(args: &[String]) -> Result<u8, SlurmError> {
+    let mut layout = Layout::Lines;
+    let mut getopt = Getopt::new(OPTIONS, args, Ordering::RequireOrder);
+    let argv0 = getopt.argv0().to_string();
+    for found in getopt.by_ref() {
+        let found = found.map_err(|e| {
+            SlurmError::new(
+                vec![
+                    e.message(&argv0),
+                    "Try \"scontrol --help\" for more information".to_string(),
+                ],
+                1,
+            )
+        })?;
+        match found.key {
+            Key::OneLiner => layout = Layout::OneLine,
+            Key::Details | Key::Quiet | Key::Verbose => {}
+            Key::Help | Key::Usage => {
+                print!("{USAGE}");
+                return Ok(0);
+            }
+            Key::Version => {
+                println!("slurm {}", corral_slurm::SLURM_VERSION);
+                return Ok(0);
+            }
+            Key::Unsupported(name) => {
+                return Err(SlurmError::command_error(
+                    COMMAND,
+                    &format!("--{name} is not supported by Corral yet"),
+                    1,
+                ))
+            }
+        }
+    }
+    let words = getopt.into_operands();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        [] => Err(SlurmError::command_error(
+            COMMAND,
+            "interactive mode is not supported by Corral yet; give a command",
+            1,
+        )),
+        ["ping"] => ping(),
+        ["show", "job" | "jobs", rest @ ..] | ["show", "jobid", rest @ ..] => {
+            show_job(rest, layout)
+        }
+        ["hold", ids @ ..] if !ids.is_empty() => {
+            job_action(wire::job_action_request::Action::Hold, ids)
+        }
+        ["release", ids @ ..] if !ids.is_empty() => {
+            job_action(wire::job_action_request::Action::Release, ids)
+        }
+        [command, ..] => Err(SlurmError::new(
+            vec![format!("invalid keyword: {command}")],
+            1,
+        )),
+    }
+}
+
+/// `Slurmctld(primary) at NAME is UP` for the leader, `(backup)` for the
+/// others, `DOWN` for those that do not answer; Slurm's banner when no
+/// controller leads.
+fn ping() -> Result<u8, SlurmError> {
+    let client = Arc::new(connect(COMMAND)?);
+    let runtime = super::runtime(COMMAND)?;
+    let rows = runtime.block_on(crate::corral::status::collect(client.clone()));
+    let mut leader_seen = false;
+    for row in &rows {
+        let leader = row.status.as_ref().is_some_and(|s| s.role == "leader");
+        leader_seen |= leader;
+        let role = if leader { "primary" } else { "backup" };
+        let state = if row.status.is_some() { "UP" } else { "DOWN" };
+        println!("Slurmctld({role}) at {} is {state}", row.controller.name);
+    }
+    if !leader_seen {
+        println!("*****************************************");
+        println!("** RESTORE SLURMCTLD DAEMON TO SERVICE **");
+        println!("*****************************************");
+    }
+    Ok(0)
+}
+
+fn show_job(ids: &[&str], layout: Layout) -> Result<u8, SlurmError> {
+    let job_ids = match ids {
+        [] => Vec::new(),
+        [id] => vec![id
+            .parse::<u32>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(malformed_job_id_error)?],
+        [_, extra, ..] => {
+            return Err(SlurmError::new(
+                vec![format!("invalid keyword: {extra}")],
+                1,
+            ))
+        }
+    };
+    let client = connect(COMMAND)?;
+    let query = wire::GetJobsRequest {
+        job_ids: job_ids.clone(),
+        ..Default::default()
+    };
+    let (jobs, context) = jobs::fetch(COMMAND, &client, query, "slurm_load_jobs error: ")?;
+    if jobs.is_empty() {
+        if job_ids.is_empty() {
+            println!("No jobs in the system");
+            return Ok(0);
+        }
+        return Err(unknown_job_error());
+    }
+    print!("{}", show_jobs(&jobs, &context, layout));
+    Ok(0)
+}
+
+fn job_action(action: wire::job_action_request::Action, ids: &[&str]) -> Result<u8, SlurmError> {
+    let client: Client = connect(COMMAND)?;
+    let runtime = super::runtime(COMMAND)?;
+    let mut exit_code = 0;
+    for id in ids {
+        let Some(job_id) = id.parse::<u32>().ok().filter(|id| *id > 0) else {
+            eprintln!("Invalid job id specified for job {id}");
+            exit_code = 1;
+            continue;
+        };
+        let request = wire::JobActionRequest {
+            action: action as i32,
+            job_id,
+        };
+        let reply = runtime
+            .block_on(client.call(request, |mut c, r| async move { c.job_action(r).await }))
+            .map_err(|error| call_failed(COMMAND, format!("{COMMAND}: error: "), &error))?;
+        if let Some(rejection) = reply.rejection {
+            eprintln!("{} for job {job_id}", rejection.message);
+            exit_code = 1;
+        }
+    }
+    Ok(exit_code)
+}

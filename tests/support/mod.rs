@@ -1,0 +1,242 @@
+//! A real dev cluster for end-to-end tests: `corral dev up` in a temporary
+//! directory, the Slurm commands run as real processes against it, and
+//! `corral dev down` (by process id) when the test ends. When a test fails,
+//! the end of every controller's log is printed.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub const CORRAL: &str = env!("CARGO_BIN_EXE_corral");
+
+/// Generous bound for anything a test waits on: the machine is small and shared.
+pub const WAIT_MAX: Duration = Duration::from_secs(60);
+
+pub struct DevCluster {
+    pub dir: tempfile::TempDir,
+    pub controllers: usize,
+}
+
+/// One line of `corral status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusRow {
+    pub id: u64,
+    pub address: String,
+    pub role: String,
+    pub term: Option<u64>,
+    pub last_log_index: Option<u64>,
+    pub applied_index: Option<u64>,
+}
+
+impl DevCluster {
+    pub fn up(controllers: usize) -> DevCluster {
+        let dir = tempfile::Builder::new()
+            .prefix("corral-test-")
+            .tempdir()
+            .expect("temporary directory");
+        let cluster = DevCluster { dir, controllers };
+        let output = cluster.corral(&[
+            "dev",
+            "up",
+            "--dir",
+            &cluster.path().to_string_lossy(),
+            "--controllers",
+            &controllers.to_string(),
+            "--check-invariants",
+        ]);
+        assert_success(&output, "corral dev up");
+        cluster
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.path().join("corral.toml")
+    }
+
+    /// Runs `corral ARGS` with this cluster's config.
+    pub fn corral(&self, args: &[&str]) -> Output {
+        Command::new(CORRAL)
+            .args(args)
+            .env("CORRAL_CONF", self.config_path())
+            .env_remove("CORRAL_CONTROLLERS")
+            .env_remove("CORRAL_TOKEN")
+            .output()
+            .expect("running corral")
+    }
+
+    /// A Slurm command (`sbatch`, `squeue`, ...) from the cluster's `bin/`,
+    /// pointed at the cluster, run from its directory.
+    pub fn slurm(&self, name: &str) -> Command {
+        let mut command = Command::new(self.path().join("bin").join(name));
+        command
+            .env("CORRAL_CONF", self.config_path())
+            .env_remove("CORRAL_CONTROLLERS")
+            .env_remove("CORRAL_TOKEN")
+            .current_dir(self.path());
+        command
+    }
+
+    pub fn status(&self) -> Vec<StatusRow> {
+        let output = self.corral(&["status"]);
+        parse_status(&String::from_utf8_lossy(&output.stdout))
+    }
+
+    /// Waits for a leader and returns its status line.
+    pub fn leader(&self) -> StatusRow {
+        self.wait_for("a leader", || {
+            self.status().into_iter().find(|row| row.role == "leader")
+        })
+    }
+
+    pub fn kill(&self, target: &str) {
+        let output = self.corral(&[
+            "dev",
+            "kill",
+            "--dir",
+            &self.path().to_string_lossy(),
+            target,
+        ]);
+        assert_success(&output, &format!("corral dev kill {target}"));
+    }
+
+    pub fn start(&self, target: &str) {
+        let output = self.corral(&[
+            "dev",
+            "start",
+            "--dir",
+            &self.path().to_string_lossy(),
+            target,
+        ]);
+        assert_success(&output, &format!("corral dev start {target}"));
+    }
+
+    /// Waits until every controller answers, one leads, and all have
+    /// applied the same index; returns that index.
+    pub fn wait_converged(&self) -> u64 {
+        self.wait_for("every controller at the same applied index", || {
+            let rows = self.status();
+            let applied: Vec<Option<u64>> = rows.iter().map(|r| r.applied_index).collect();
+            let all_up =
+                rows.len() == self.controllers && rows.iter().all(|r| r.role != "unreachable");
+            let one_leader = rows.iter().filter(|r| r.role == "leader").count() == 1;
+            let same = applied.windows(2).all(|w| w[0] == w[1]);
+            (all_up && one_leader && same).then(|| applied[0]).flatten()
+        })
+    }
+
+    /// Polls `probe` until it returns a value, for at most [`WAIT_MAX`].
+    pub fn wait_for<T>(&self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + WAIT_MAX;
+        loop {
+            if let Some(value) = probe() {
+                return value;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "gave up waiting for {what} after {WAIT_MAX:?}; status:\n{:?}",
+                    self.status()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `sbatch --parsable ARGS`, returning the job id; panics on failure.
+    pub fn submit(&self, args: &[&str]) -> u32 {
+        let output = self
+            .slurm("sbatch")
+            .arg("--parsable")
+            .args(args)
+            .output()
+            .expect("sbatch");
+        assert_success(&output, "sbatch");
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("sbatch --parsable printed {text:?}"))
+    }
+
+    /// Every job's id and state, from `squeue -h -t all -o '%i %T'`.
+    pub fn job_states(&self) -> BTreeMap<u32, String> {
+        let output = self
+            .slurm("squeue")
+            .args(["-h", "-t", "all", "-o", "%i %T"])
+            .output()
+            .expect("squeue");
+        assert_success(&output, "squeue");
+        let mut jobs = BTreeMap::new();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let (id, state) = line.split_once(' ').expect("id and state");
+            let id: u32 = id.parse().expect("numeric job id");
+            assert!(
+                jobs.insert(id, state.to_string()).is_none(),
+                "job {id} listed twice"
+            );
+        }
+        jobs
+    }
+
+    fn log_tails(&self) -> String {
+        let mut text = String::new();
+        for id in 1..=self.controllers {
+            let path = self.path().join(format!("logs/controller-{id}.log"));
+            let log = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            text.push_str(&format!("--- {} ---\n", path.display()));
+            text.push_str(&lines[lines.len().saturating_sub(25)..].join("\n"));
+            text.push('\n');
+        }
+        text
+    }
+}
+
+impl Drop for DevCluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.log_tails());
+        }
+        let _ = self.corral(&["dev", "down", "--dir", &self.path().to_string_lossy()]);
+    }
+}
+
+pub fn parse_status(text: &str) -> Vec<StatusRow> {
+    let number = |s: &str| s.parse::<u64>().ok();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.len() == 6).then(|| StatusRow {
+                id: number(fields[0]).unwrap_or(0),
+                address: fields[1].to_string(),
+                role: fields[2].to_string(),
+                term: number(fields[3]),
+                last_log_index: number(fields[4]),
+                applied_index: number(fields[5]),
+            })
+        })
+        .collect()
+}
+
+pub fn assert_success(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
