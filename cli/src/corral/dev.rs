@@ -86,6 +86,28 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
     }
 }
 
+/// Starts (or restarts) the dev cluster in `dir`, as `corral dev up`, and
+/// returns its configuration. For benchmarks and tools built on dev clusters.
+pub fn ensure_up(dir: &Path, controllers: u64) -> anyhow::Result<Config> {
+    up(dir, controllers, false)?;
+    DevDir::open(dir)?.config()
+}
+
+/// Stops the dev cluster in `dir`, as `corral dev down`.
+pub fn stop(dir: &Path) -> anyhow::Result<()> {
+    down(&DevDir::open(dir)?).map(|_| ())
+}
+
+/// SIGKILLs `leader` or `controller-ID`, as `corral dev kill`.
+pub fn kill_target(dir: &Path, target: &str) -> anyhow::Result<()> {
+    kill(&DevDir::open(dir)?, target).map(|_| ())
+}
+
+/// Starts `controller-ID` again, as `corral dev start`.
+pub fn start_target(dir: &Path, target: &str) -> anyhow::Result<()> {
+    start(&DevDir::open(dir)?, target).map(|_| ())
+}
+
 /// A dev cluster's directory.
 struct DevDir {
     root: PathBuf,

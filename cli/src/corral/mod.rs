@@ -1,8 +1,9 @@
 //! `corral`: the controller daemon, administration and the dev cluster.
 
+mod bench;
 mod certs;
 mod controller;
-mod dev;
+pub mod dev;
 pub mod status;
 pub mod user;
 
@@ -40,6 +41,9 @@ enum Command {
     /// A local cluster on this machine, for trying Corral out and for tests.
     #[command(subcommand)]
     Dev(dev::Command),
+    /// Benchmarks: each prints median, min and max over repeated runs and writes JSON.
+    #[command(subcommand)]
+    Bench(bench::Command),
 }
 
 pub fn main(args: Vec<String>) -> u8 {
@@ -59,6 +63,7 @@ pub fn main(args: Vec<String>) -> u8 {
         }
         Command::Status => runtime().and_then(|rt| rt.block_on(status::run(&config_path))),
         Command::Dev(command) => dev::run(command),
+        Command::Bench(command) => bench::run(command),
     };
     match result {
         Ok(code) => code,
