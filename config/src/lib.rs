@@ -86,10 +86,14 @@ impl Config {
         Ok(config)
     }
 
-    /// Resolves a path from the file against the file's directory.
+    /// Resolves a path from the file: `~/` is the user's home directory,
+    /// other relative paths are relative to the file's directory.
     pub fn resolve(&self, path: &Path) -> PathBuf {
         if path.is_absolute() {
             return path.to_path_buf();
+        }
+        if let (Ok(rest), Some(home)) = (path.strip_prefix("~"), std::env::var_os("HOME")) {
+            return PathBuf::from(home).join(rest);
         }
         self.path
             .parent()

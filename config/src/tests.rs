@@ -141,3 +141,18 @@ fn a_written_file_reads_back_the_same() {
     let text = toml::to_string(&config.file).unwrap();
     assert_eq!(parse(&text).unwrap().file, config.file);
 }
+
+#[test]
+fn paths_resolve_against_the_file_and_home() {
+    let config = parse(GOOD).unwrap();
+    assert_eq!(
+        config.resolve(Path::new("certs/ca.pem")),
+        Path::new("/etc/corral/certs/ca.pem")
+    );
+    assert_eq!(config.resolve(Path::new("/abs")), Path::new("/abs"));
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    assert_eq!(
+        config.resolve(Path::new("~/.corral/token")),
+        Path::new(&home).join(".corral/token")
+    );
+}
