@@ -87,11 +87,35 @@ impl DevCluster {
         parse_status(&String::from_utf8_lossy(&output.stdout))
     }
 
-    /// Waits for a leader and returns its status line.
+    /// Waits for a leader and returns its status line: the leader of the
+    /// highest term (a controller restarted after being killed as leader
+    /// believes it leads its old term until it hears from the new leader).
     pub fn leader(&self) -> StatusRow {
         self.wait_for("a leader", || {
-            self.status().into_iter().find(|row| row.role == "leader")
+            self.status()
+                .into_iter()
+                .filter(|row| row.role == "leader")
+                .max_by_key(|row| row.term)
         })
+    }
+
+    /// Stops every controller and starts them again (`dev down`, `dev up`).
+    pub fn restart_all(&self) {
+        let dir = self.path().to_string_lossy().into_owned();
+        assert_success(
+            &self.corral(&["dev", "down", "--dir", &dir]),
+            "corral dev down",
+        );
+        assert_success(
+            &self.corral(&["dev", "up", "--dir", &dir]),
+            "corral dev up (restart)",
+        );
+    }
+
+    /// A controller's log so far.
+    pub fn log(&self, id: u64) -> String {
+        std::fs::read_to_string(self.path().join(format!("logs/controller-{id}.log")))
+            .unwrap_or_default()
     }
 
     pub fn kill(&self, target: &str) {

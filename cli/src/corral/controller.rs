@@ -39,11 +39,16 @@ pub fn run(config_path: &Path, args: Args) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// What a controller logs unless `CORRAL_LOG` says otherwise. openraft's
+/// replication reports every failed attempt to reach a dead peer (twice a
+/// second, at ERROR); a dead peer shows in `corral status` instead.
+pub const DEFAULT_LOG_FILTER: &str = "info,openraft=warn,openraft::replication=off,\
+openraft::engine::handler::replication_handler=off,sled=warn,h2=warn,tower=warn";
+
 /// Logs go to stderr; `CORRAL_LOG` takes `tracing` filter directives.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CORRAL_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn,h2=warn,tower=warn")
-    });
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CORRAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

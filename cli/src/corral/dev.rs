@@ -345,15 +345,17 @@ fn without_token(config: &Config) -> Config {
     config
 }
 
-/// The leader's id and address, once every controller agrees there is one.
+/// The leader's id and address. A controller restarted after being killed
+/// as leader may briefly still believe it leads, in its old term, until it
+/// hears from the real leader: the leader of the highest term is the one.
 fn find_leader(config: &Config) -> anyhow::Result<Option<(u64, String)>> {
     let client = client(config)?;
     let rows = super::runtime()?.block_on(status::collect(client));
-    Ok(rows.into_iter().find_map(|row| {
-        row.status
-            .filter(|s| s.role == "leader")
-            .map(|s| (s.id, s.address))
-    }))
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| row.status.filter(|s| s.role == "leader"))
+        .max_by_key(|s| s.term)
+        .map(|s| (s.id, s.address)))
 }
 
 fn wait_for_leader(dev: &DevDir, config: &Config) -> anyhow::Result<(u64, String)> {
@@ -419,6 +421,16 @@ fn create_local_admin(dev: &DevDir, config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether a process has finished exiting: gone, or a zombie. (A dying
+/// process loses its command line before it closes its sockets, so
+/// `running_pid` alone says "stopped" too early.)
+fn exited(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.contains(") Z ") || stat.contains(") X "),
+        Err(_) => true,
+    }
+}
+
 fn down(dev: &DevDir) -> anyhow::Result<u8> {
     let config = dev.config()?;
     let running: Vec<(u64, i32)> = config
@@ -433,12 +445,15 @@ fn down(dev: &DevDir) -> anyhow::Result<u8> {
     }
     let deadline = Instant::now() + Duration::from_millis(STOP_GRACE_MS);
     for (id, pid) in running {
-        while dev.running_pid(id).is_some() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
+        while !exited(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
         }
         if dev.running_pid(id).is_some() {
             // SAFETY: as above.
             unsafe { libc::kill(pid, libc::SIGKILL) };
+            while !exited(pid) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
         let _ = fs::remove_file(dev.pid_file(id));
     }
@@ -480,6 +495,12 @@ fn kill(dev: &DevDir, target: &str) -> anyhow::Result<u8> {
         .with_context(|| format!("controller-{id} is not running"))?;
     // SAFETY: kill(2) on a process id we started and verified.
     unsafe { libc::kill(pid, libc::SIGKILL) };
+    // Return only once it is gone, so that a `dev start` right after finds
+    // its port free.
+    let deadline = Instant::now() + Duration::from_millis(STOP_GRACE_MS);
+    while !exited(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let _ = fs::remove_file(dev.pid_file(id));
     println!("controller-{id} (pid {pid}) killed");
     Ok(0)
