@@ -18,9 +18,11 @@ use crate::settings::ClientSettings;
 /// cut off from the majority holds a write until it steps down; the retry
 /// goes elsewhere instead of waiting for it.
 pub const ATTEMPT_TIMEOUT_MS: u64 = 5_000;
-/// Pause after a round in which no controller answered, doubling up to the maximum.
-pub const ROUND_BACKOFF_MIN_MS: u64 = 25;
-pub const ROUND_BACKOFF_MAX_MS: u64 = 500;
+/// Pause after a round in which no controller answered, doubling up to the
+/// maximum. The maximum is short: while no leader is elected, a longer pause
+/// only adds to the time a client sees after the election.
+pub const ROUND_BACKOFF_MIN_MS: u64 = 20;
+pub const ROUND_BACKOFF_MAX_MS: u64 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

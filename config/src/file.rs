@@ -100,8 +100,8 @@ impl Default for RaftSection {
     fn default() -> Self {
         RaftSection {
             heartbeat_interval_ms: 100,
-            election_timeout_min_ms: 600,
-            election_timeout_max_ms: 1000,
+            election_timeout_min_ms: 300,
+            election_timeout_max_ms: 500,
             snapshot_after_entries: 20_000,
             entries_kept_after_snapshot: 5_000,
         }

@@ -8,7 +8,7 @@
 use corral_proto as wire;
 use corral_proto::corral_server::Corral;
 use corral_raft_store::Raft;
-use corral_state::{Command, JobQuery, Outcome, RequestId, User};
+use corral_state::{Command, JobQuery, NodeChange, Outcome, RequestId, User};
 use openraft::ServerState;
 use tonic::{Request, Response, Status};
 
@@ -125,7 +125,7 @@ impl Corral for ClientService {
                 result: Some(wire::submit_job_reply::Result::Rejection(rejection.into())),
                 duplicate: false,
             },
-            Outcome::Done => return Err(Status::internal("submission applied without a job id")),
+            _ => return Err(Status::internal("submission applied without a job id")),
         };
         Ok(Response::new(reply))
     }
@@ -275,5 +275,73 @@ impl Corral for ClientService {
             gid: actor.gid,
             admin: actor.admin,
         }))
+    }
+
+    async fn get_nodes(
+        &self,
+        request: Request<wire::GetNodesRequest>,
+    ) -> Result<Response<wire::GetNodesReply>, Status> {
+        self.proposer.redirect_unless_leader()?;
+        self.authenticator.actor(request.metadata())?;
+        let names = request.into_inner().names;
+        let (nodes, partitions) = self
+            .proposer
+            .read(|state| {
+                let nodes = state
+                    .nodes()
+                    .filter(|node| names.is_empty() || names.contains(&node.name))
+                    .map(wire::Node::from)
+                    .collect();
+                let partitions = state.partitions().map(wire::Partition::from).collect();
+                (nodes, partitions)
+            })
+            .await?;
+        Ok(Response::new(wire::GetNodesReply {
+            nodes,
+            partitions,
+            now_ms: wall_clock_ms(),
+        }))
+    }
+
+    async fn update_node(
+        &self,
+        request: Request<wire::UpdateNodeRequest>,
+    ) -> Result<Response<wire::UpdateNodeReply>, Status> {
+        use wire::update_node_request::Change;
+        self.proposer.redirect_unless_leader()?;
+        let actor = self.authenticator.actor(request.metadata())?;
+        let request = request.into_inner();
+        let change = match Change::try_from(request.change) {
+            Ok(Change::Drain) => NodeChange::Drain {
+                reason: request.reason,
+            },
+            Ok(Change::Resume) => NodeChange::Resume,
+            Ok(Change::Down) => NodeChange::Down {
+                reason: request.reason,
+            },
+            _ => {
+                return Err(Status::invalid_argument(format!(
+                    "unknown node change {}",
+                    request.change
+                )))
+            }
+        };
+        for name in request.names {
+            let outcome = self
+                .proposer
+                .propose(|now_ms| Command::UpdateNode {
+                    name,
+                    change: change.clone(),
+                    actor: actor.clone(),
+                    now_ms,
+                })
+                .await?;
+            if let Some(rejection) = rejection_of(&outcome) {
+                return Ok(Response::new(wire::UpdateNodeReply {
+                    rejection: Some(rejection),
+                }));
+            }
+        }
+        Ok(Response::new(wire::UpdateNodeReply { rejection: None }))
     }
 }

@@ -17,6 +17,8 @@ pub enum ConversionError {
     MissingSpec(u32),
     #[error("exit status {0}:{1} is out of range")]
     ExitStatusOutOfRange(u32, u32),
+    #[error("unknown node availability {0:?}")]
+    UnknownNodeAvailability(String),
 }
 
 impl From<&domain::JobSpec> for wire::JobSpec {
@@ -45,6 +47,8 @@ impl From<&domain::JobSpec> for wire::JobSpec {
                 .collect(),
             hold: spec.hold,
             submit_host: spec.submit_host.clone(),
+            gpus_per_node: spec.gpus_per_node,
+            requeue: spec.requeue,
         }
     }
 }
@@ -72,6 +76,8 @@ impl From<wire::JobSpec> for domain::JobSpec {
                 .collect(),
             hold: spec.hold,
             submit_host: spec.submit_host,
+            gpus_per_node: spec.gpus_per_node,
+            requeue: spec.requeue,
         }
     }
 }
@@ -115,7 +121,7 @@ pub fn job_state_from_wire(value: i32) -> Result<domain::JobState, ConversionErr
 /// A job for the wire; its script and environment only when asked for,
 /// since `squeue` of many jobs needs neither.
 pub fn job_to_wire(job: &domain::Job, with_script: bool) -> wire::Job {
-    let mut spec = wire::JobSpec::from(&job.spec);
+    let mut spec = wire::JobSpec::from(job.spec.as_ref());
     if !with_script {
         spec.script.clear();
         spec.environment.clear();
@@ -136,6 +142,40 @@ pub fn job_to_wire(job: &domain::Job, with_script: bool) -> wire::Job {
         exit_code: u32::from(job.exit_status.code),
         exit_signal: u32::from(job.exit_status.signal),
         cancelled_by_uid: job.cancelled_by_uid,
+        allocation: job.allocation.as_ref().map(allocation_to_wire),
+        requeue_count: job.requeue_count,
+    }
+}
+
+pub fn allocation_to_wire(allocation: &domain::Allocation) -> wire::Allocation {
+    wire::Allocation {
+        id: allocation.id.0,
+        shares: allocation
+            .shares
+            .iter()
+            .map(|share| wire::NodeShare {
+                node: share.node.clone(),
+                cpus: share.cpus,
+                memory_mb: share.memory_mb,
+                gpus: share.gpus.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub fn allocation_from_wire(allocation: wire::Allocation) -> domain::Allocation {
+    domain::Allocation {
+        id: domain::AllocationId(allocation.id),
+        shares: allocation
+            .shares
+            .into_iter()
+            .map(|share| domain::NodeShare {
+                node: share.node,
+                cpus: share.cpus,
+                memory_mb: share.memory_mb,
+                gpus: share.gpus,
+            })
+            .collect(),
     }
 }
 
@@ -155,7 +195,7 @@ pub fn job_from_wire(job: wire::Job) -> Result<domain::Job, ConversionError> {
     Ok(domain::Job {
         id: job.id,
         request_id: domain::RequestId(job.request_id),
-        spec: spec.into(),
+        spec: std::sync::Arc::new(spec.into()),
         partition: job.partition,
         user: job.user,
         uid: job.uid,
@@ -167,6 +207,8 @@ pub fn job_from_wire(job: wire::Job) -> Result<domain::Job, ConversionError> {
         end_time_ms: job.end_time_ms,
         exit_status,
         cancelled_by_uid: job.cancelled_by_uid,
+        allocation: job.allocation.map(allocation_from_wire),
+        requeue_count: job.requeue_count,
     })
 }
 
@@ -182,6 +224,8 @@ impl From<&domain::Rejection> for wire::Rejection {
             R::JobNotPending(id) => (Kind::JobNotPending, *id, String::new()),
             R::AccessDenied => (Kind::AccessDenied, 0, String::new()),
             R::InvalidUser(reason) => (Kind::InvalidUser, 0, reason.clone()),
+            R::StaleAllocation(id) => (Kind::StaleAllocation, *id, String::new()),
+            R::InvalidNode(name) => (Kind::InvalidNode, 0, name.clone()),
         };
         wire::Rejection {
             kind: kind as i32,
@@ -220,6 +264,85 @@ impl TryFrom<wire::Partition> for domain::Partition {
     }
 }
 
+fn availability_name(availability: domain::NodeAvailability) -> &'static str {
+    match availability {
+        domain::NodeAvailability::Unknown => "UNKNOWN",
+        domain::NodeAvailability::Up => "UP",
+        domain::NodeAvailability::Down => "DOWN",
+    }
+}
+
+impl From<&domain::Node> for wire::Node {
+    fn from(node: &domain::Node) -> Self {
+        wire::Node {
+            name: node.name.clone(),
+            cpus: node.resources.cpus,
+            memory_mb: node.resources.memory_mb,
+            gpus: node
+                .resources
+                .gpus
+                .iter()
+                .map(|gpu| wire::Gpu {
+                    index: gpu.index,
+                    model: gpu.model.clone(),
+                })
+                .collect(),
+            declared: node.declared,
+            availability: availability_name(node.availability).to_string(),
+            drain: node.drain,
+            reason: node.reason.as_ref().map(|reason| wire::NodeReason {
+                text: reason.text.clone(),
+                user: reason.user.clone(),
+                uid: reason.uid,
+                time_ms: reason.time_ms,
+            }),
+            cpus_allocated: node.usage.cpus,
+            memory_allocated_mb: node.usage.memory_mb,
+            gpus_allocated: node.usage.gpus.iter().copied().collect(),
+            registered_ms: node.registered_ms,
+        }
+    }
+}
+
+pub fn node_from_wire(node: wire::Node) -> Result<domain::Node, ConversionError> {
+    let availability = match node.availability.as_str() {
+        "UNKNOWN" => domain::NodeAvailability::Unknown,
+        "UP" => domain::NodeAvailability::Up,
+        "DOWN" => domain::NodeAvailability::Down,
+        other => return Err(ConversionError::UnknownNodeAvailability(other.to_string())),
+    };
+    Ok(domain::Node {
+        name: node.name,
+        resources: domain::NodeResources {
+            cpus: node.cpus,
+            memory_mb: node.memory_mb,
+            gpus: node
+                .gpus
+                .into_iter()
+                .map(|gpu| domain::Gpu {
+                    index: gpu.index,
+                    model: gpu.model,
+                })
+                .collect(),
+        },
+        declared: node.declared,
+        availability,
+        drain: node.drain,
+        reason: node.reason.map(|reason| domain::NodeReason {
+            text: reason.text,
+            user: reason.user,
+            uid: reason.uid,
+            time_ms: reason.time_ms,
+        }),
+        usage: domain::NodeUsage {
+            cpus: node.cpus_allocated,
+            memory_mb: node.memory_allocated_mb,
+            gpus: node.gpus_allocated.into_iter().collect(),
+        },
+        registered_ms: node.registered_ms,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,7 +351,7 @@ mod tests {
         domain::Job {
             id: 42,
             request_id: domain::RequestId("abc".into()),
-            spec: domain::JobSpec {
+            spec: std::sync::Arc::new(domain::JobSpec {
                 name: "demo".into(),
                 partition: Some("debug".into()),
                 time_limit_minutes: Some(30),
@@ -237,7 +360,7 @@ mod tests {
                 arguments: vec!["a".into()],
                 hold: true,
                 ..domain::JobSpec::default()
-            },
+            }),
             partition: "debug".into(),
             user: "alice".into(),
             uid: 1000,
@@ -252,6 +375,8 @@ mod tests {
                 signal: 15,
             },
             cancelled_by_uid: Some(0),
+            allocation: None,
+            requeue_count: 0,
         }
     }
 

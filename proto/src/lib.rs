@@ -8,7 +8,10 @@ mod generated {
 
 mod convert;
 
-pub use convert::{job_from_wire, job_state_from_wire, job_to_wire, ConversionError};
+pub use convert::{
+    allocation_from_wire, allocation_to_wire, job_from_wire, job_state_from_wire, job_to_wire,
+    node_from_wire, ConversionError,
+};
 pub use generated::*;
 
 /// Metadata key carrying the leader's id in a follower's "not leader" answer.

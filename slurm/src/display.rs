@@ -222,12 +222,12 @@ pub(crate) mod tests {
         Job {
             id,
             request_id: RequestId(format!("r{id}")),
-            spec: JobSpec {
+            spec: std::sync::Arc::new(JobSpec {
                 name: name.to_string(),
                 work_dir: "/home/alice/work".to_string(),
                 submit_host: "localhost".to_string(),
                 ..JobSpec::default()
-            },
+            }),
             partition: "debug".to_string(),
             user: "root".to_string(),
             uid: 0,
@@ -239,6 +239,8 @@ pub(crate) mod tests {
             end_time_ms: None,
             exit_status: ExitStatus::default(),
             cancelled_by_uid: None,
+            allocation: None,
+            requeue_count: 0,
         }
     }
 
@@ -254,8 +256,10 @@ pub(crate) mod tests {
             "/home/alice/work/slurm-6.out"
         );
         assert_eq!(stream_path(&j, Stream::Stdin), "/dev/null");
-        j.spec.stdout_pattern = Some("/home/alice/work/out-%j-%x.txt".to_string());
-        j.spec.stderr_pattern = Some("err-%5j-%u-%%-%N.txt".to_string());
+        std::sync::Arc::make_mut(&mut j.spec).stdout_pattern =
+            Some("/home/alice/work/out-%j-%x.txt".to_string());
+        std::sync::Arc::make_mut(&mut j.spec).stderr_pattern =
+            Some("err-%5j-%u-%%-%N.txt".to_string());
         assert_eq!(
             stream_path(&j, Stream::Stdout),
             "/home/alice/work/out-6-demo.txt"
@@ -264,7 +268,7 @@ pub(crate) mod tests {
             stream_path(&j, Stream::Stderr),
             "/home/alice/work/err-00006-root-%-%N.txt"
         );
-        j.spec.stderr_pattern = Some("e%".to_string());
+        std::sync::Arc::make_mut(&mut j.spec).stderr_pattern = Some("e%".to_string());
         assert_eq!(stream_path(&j, Stream::Stderr), "/home/alice/work/e%");
     }
 
@@ -287,7 +291,7 @@ pub(crate) mod tests {
             context.time_limit(&j),
             LimitView::Limit(TimeLimit::Minutes(60))
         );
-        j.spec.time_limit_minutes = Some(5);
+        std::sync::Arc::make_mut(&mut j.spec).time_limit_minutes = Some(5);
         assert_eq!(
             context.time_limit(&j),
             LimitView::Limit(TimeLimit::Minutes(5))

@@ -280,9 +280,9 @@ mod tests {
         let mut context = DisplayContext::new(61_000, 0);
         let mut j = job(3, "x", JobState::Running);
         j.start_time_ms = Some(1_000);
-        j.spec.time_limit_minutes = Some(30);
-        j.spec.memory_per_node_mb = Some(1_024);
-        j.spec.nodes = 2;
+        std::sync::Arc::make_mut(&mut j.spec).time_limit_minutes = Some(30);
+        std::sync::Arc::make_mut(&mut j.spec).memory_per_node_mb = Some(1_024);
+        std::sync::Arc::make_mut(&mut j.spec).nodes = 2;
         context.node_names.insert(3, vec!["n1".into(), "n2".into()]);
         let text = show_job(&j, &context, Layout::Lines);
         assert!(text.contains("RunTime=00:01:00 TimeLimit=00:30:00 TimeMin=N/A"));

@@ -425,10 +425,10 @@ mod tests {
         let mut context = DisplayContext::new(120_000, 0);
         let mut running = job(3, "r", JobState::Running);
         running.start_time_ms = Some(0);
-        running.spec.time_limit_minutes = Some(30);
+        std::sync::Arc::make_mut(&mut running.spec).time_limit_minutes = Some(30);
         let out = render("%l %L %M", std::slice::from_ref(&running), &context, false);
         assert_eq!(out, "30:00 28:00 2:00\n");
-        running.spec.time_limit_minutes = None;
+        std::sync::Arc::make_mut(&mut running.spec).time_limit_minutes = None;
         assert_eq!(
             render("%l|%L", std::slice::from_ref(&running), &context, false),
             "NOT_SET|NOT_SET\n"

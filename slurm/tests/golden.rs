@@ -68,13 +68,13 @@ fn wrap_job(id: u32, name: &str, state: JobState) -> Job {
     Job {
         id,
         request_id: RequestId(format!("request-{id}")),
-        spec: JobSpec {
+        spec: std::sync::Arc::new(JobSpec {
             name: name.to_string(),
             work_dir: "/home/alice/work".to_string(),
             script: BatchScript::wrap("sleep 100").into_text(),
             submit_host: "localhost".to_string(),
             ..JobSpec::default()
-        },
+        }),
         partition: "debug".to_string(),
         user: "root".to_string(),
         uid: 0,
@@ -86,6 +86,8 @@ fn wrap_job(id: u32, name: &str, state: JobState) -> Job {
         end_time_ms: None,
         exit_status: ExitStatus::default(),
         cancelled_by_uid: None,
+        allocation: None,
+        requeue_count: 0,
     }
 }
 
@@ -93,15 +95,15 @@ fn wrap_job(id: u32, name: &str, state: JobState) -> Job {
 /// (held), 7 and 8 (`-c 4`) running on `vm` since 00:03:38.
 fn first_queue() -> (Vec<Job>, DisplayContext) {
     let mut big = wrap_job(9, "big", JobState::Pending);
-    big.spec.cpus_per_task = 64;
+    std::sync::Arc::make_mut(&mut big.spec).cpus_per_task = 64;
     big.reason = JobReason::Resources;
     let mut held = wrap_job(10, "held", JobState::Pending);
     held.reason = JobReason::JobHeldUser;
-    held.spec.hold = true;
+    std::sync::Arc::make_mut(&mut held.spec).hold = true;
     let mut long1 = wrap_job(7, "long1", JobState::Running);
     long1.start_time_ms = Some(at(0, 3, 38));
     let mut long2 = wrap_job(8, "long2", JobState::Running);
-    long2.spec.cpus_per_task = 4;
+    std::sync::Arc::make_mut(&mut long2.spec).cpus_per_task = 4;
     long2.start_time_ms = Some(at(0, 3, 38));
 
     let mut context = DisplayContext::new(at(0, 3, 39), 0);
@@ -196,11 +198,11 @@ fn squeue_without_header_13_14_16_17() {
 fn squeue_multi_node_135() {
     // `sbatch -N 2 -c 4` (job 4) and `sbatch -n 40` (job 5), both on n1 and n2.
     let mut four = wrap_job(4, "wrap", JobState::Running);
-    four.spec.nodes = 2;
-    four.spec.ntasks = 2;
-    four.spec.cpus_per_task = 4;
+    std::sync::Arc::make_mut(&mut four.spec).nodes = 2;
+    std::sync::Arc::make_mut(&mut four.spec).ntasks = 2;
+    std::sync::Arc::make_mut(&mut four.spec).cpus_per_task = 4;
     let mut five = wrap_job(5, "wrap", JobState::Running);
-    five.spec.ntasks = 40;
+    std::sync::Arc::make_mut(&mut five.spec).ntasks = 40;
     for job in [&mut four, &mut five] {
         job.start_time_ms = Some(at(0, 55, 0));
     }
@@ -288,8 +290,8 @@ fn scontrol_completed_104_first_lines() {
 fn scontrol_multi_node_134_lines() {
     // `sbatch -N 2` ran on n1 and n2; the capture greps some lines.
     let mut job = wrap_job(3, "wrap", JobState::Completed);
-    job.spec.nodes = 2;
-    job.spec.ntasks = 2;
+    std::sync::Arc::make_mut(&mut job.spec).nodes = 2;
+    std::sync::Arc::make_mut(&mut job.spec).ntasks = 2;
     job.start_time_ms = Some(at(0, 54, 46));
     job.end_time_ms = Some(at(0, 54, 47));
     let mut context = DisplayContext::new(at(0, 55, 0), 0);

@@ -1,14 +1,16 @@
-//! [`ClusterState`] and the one `match` that applies commands to it.
+//! [`ClusterState`], the one `match` that applies commands to it, and reads.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::{Command, Outcome, Rejection};
-use crate::job::{ExitStatus, Job, JobId, JobReason, JobSpec, JobState, RequestId};
+use crate::allocation::AllocationId;
+use crate::command::{Command, Outcome};
+use crate::job::{Job, JobId, JobState, RequestId};
+use crate::node::Node;
 use crate::partition::Partition;
 use crate::request_window::RequestWindow;
-use crate::user::{Actor, User};
+use crate::user::User;
 
 /// The whole replicated state of a cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +25,15 @@ pub struct ClusterState {
     pub(crate) partitions: BTreeMap<String, Partition>,
     /// The largest `now_ms` applied so far.
     pub(crate) latest_now_ms: u64,
+    #[serde(default)]
+    pub(crate) nodes: BTreeMap<String, Node>,
+    /// The id the next started allocation gets. Only ever grows.
+    #[serde(default = "first_allocation_id")]
+    pub(crate) next_allocation_id: AllocationId,
+}
+
+fn first_allocation_id() -> AllocationId {
+    AllocationId(1)
 }
 
 impl Default for ClusterState {
@@ -35,6 +46,8 @@ impl Default for ClusterState {
             user_by_token: BTreeMap::new(),
             partitions: BTreeMap::new(),
             latest_now_ms: 0,
+            nodes: BTreeMap::new(),
+            next_allocation_id: first_allocation_id(),
         }
     }
 }
@@ -69,175 +82,39 @@ impl ClusterState {
             Command::ReleaseJob { job_id, actor, .. } => self.apply_release_job(*job_id, actor),
             Command::PutUser { user, actor, .. } => self.apply_put_user(user, actor),
             Command::SetPartitions { partitions, .. } => self.apply_set_partitions(partitions),
-        }
-    }
-
-    fn apply_submit_job(
-        &mut self,
-        request_id: &RequestId,
-        actor: &Actor,
-        spec: &JobSpec,
-        now_ms: u64,
-    ) -> Outcome {
-        self.requests.expire(now_ms);
-        if let Some(job_id) = self.requests.get(request_id) {
-            return Outcome::Submitted {
+            Command::SetNodes { nodes, .. } => self.apply_set_nodes(nodes),
+            Command::RegisterNode {
+                name,
+                resources,
+                now_ms,
+            } => self.apply_register_node(name, resources, *now_ms),
+            Command::ApplyPlan {
+                allocations,
+                reasons,
+                now_ms,
+            } => self.apply_plan(allocations, reasons, *now_ms),
+            Command::JobFinished {
                 job_id,
-                duplicate: true,
-            };
+                allocation_id,
+                exit_status,
+                cause,
+                now_ms,
+            } => self.apply_job_finished(*job_id, *allocation_id, *exit_status, *cause, *now_ms),
+            Command::NodeDown {
+                name,
+                reason,
+                now_ms,
+            } => self.apply_node_down(name, reason, *now_ms),
+            Command::UpdateNode {
+                name,
+                change,
+                actor,
+                now_ms,
+            } => self.apply_update_node(name, change, actor, *now_ms),
+            Command::PurgeJobs {
+                finished_before_ms, ..
+            } => self.apply_purge_jobs(*finished_before_ms),
         }
-        let partition = match self.resolve_partition(spec.partition.as_deref()) {
-            Ok(partition) => partition.name.clone(),
-            Err(rejection) => return Outcome::Rejected(rejection),
-        };
-        let job_id = self.next_job_id;
-        self.next_job_id += 1;
-        let reason = if spec.hold {
-            JobReason::JobHeldUser
-        } else {
-            JobReason::None
-        };
-        let job = Job {
-            id: job_id,
-            request_id: request_id.clone(),
-            spec: spec.clone(),
-            partition,
-            user: actor.user.clone(),
-            uid: actor.uid,
-            gid: actor.gid,
-            state: JobState::Pending,
-            reason,
-            submit_time_ms: now_ms,
-            start_time_ms: None,
-            end_time_ms: None,
-            exit_status: ExitStatus::default(),
-            cancelled_by_uid: None,
-        };
-        self.jobs.insert(job_id, job);
-        self.requests.insert(request_id.clone(), job_id, now_ms);
-        Outcome::Submitted {
-            job_id,
-            duplicate: false,
-        }
-    }
-
-    fn resolve_partition(&self, requested: Option<&str>) -> Result<&Partition, Rejection> {
-        match requested {
-            Some(name) => self
-                .partitions
-                .get(name)
-                .ok_or_else(|| Rejection::InvalidPartition(name.to_string())),
-            None => self
-                .partitions
-                .values()
-                .find(|p| p.default)
-                .ok_or(Rejection::NoDefaultPartition),
-        }
-    }
-
-    /// Finds a job the actor may change, or says why not.
-    fn modifiable_job(&mut self, job_id: JobId, actor: &Actor) -> Result<&mut Job, Rejection> {
-        let job = self
-            .jobs
-            .get_mut(&job_id)
-            .ok_or(Rejection::InvalidJobId(job_id))?;
-        if !actor.may_modify_job_of(&job.user) {
-            return Err(Rejection::AccessDenied);
-        }
-        Ok(job)
-    }
-
-    fn apply_cancel_job(&mut self, job_id: JobId, actor: &Actor, now_ms: u64) -> Outcome {
-        let job = match self.modifiable_job(job_id, actor) {
-            Ok(job) => job,
-            Err(rejection) => return Outcome::Rejected(rejection),
-        };
-        if job.state.is_terminal() {
-            return Outcome::Rejected(Rejection::AlreadyDone(job_id));
-        }
-        job.state = JobState::Cancelled;
-        job.reason = JobReason::None;
-        job.end_time_ms = Some(now_ms);
-        job.cancelled_by_uid = Some(actor.uid);
-        Outcome::Done
-    }
-
-    fn apply_hold_job(&mut self, job_id: JobId, actor: &Actor) -> Outcome {
-        let job = match self.modifiable_job(job_id, actor) {
-            Ok(job) => job,
-            Err(rejection) => return Outcome::Rejected(rejection),
-        };
-        if job.state != JobState::Pending {
-            return Outcome::Rejected(Rejection::JobNotPending(job_id));
-        }
-        job.reason = if actor.admin && actor.user != job.user {
-            JobReason::JobHeldAdmin
-        } else {
-            JobReason::JobHeldUser
-        };
-        Outcome::Done
-    }
-
-    fn apply_release_job(&mut self, job_id: JobId, actor: &Actor) -> Outcome {
-        let job = match self.modifiable_job(job_id, actor) {
-            Ok(job) => job,
-            Err(rejection) => return Outcome::Rejected(rejection),
-        };
-        if job.state != JobState::Pending {
-            return Outcome::Rejected(Rejection::JobNotPending(job_id));
-        }
-        if job.reason == JobReason::JobHeldAdmin && !actor.admin {
-            return Outcome::Rejected(Rejection::AccessDenied);
-        }
-        if matches!(job.reason, JobReason::JobHeldUser | JobReason::JobHeldAdmin) {
-            job.reason = JobReason::None;
-        }
-        Outcome::Done
-    }
-
-    fn apply_put_user(&mut self, user: &User, actor: &Actor) -> Outcome {
-        if !actor.admin {
-            return Outcome::Rejected(Rejection::AccessDenied);
-        }
-        if user.name.is_empty() {
-            return Outcome::Rejected(Rejection::InvalidUser("empty name".to_string()));
-        }
-        if let Some(holder) = user
-            .token_sha256
-            .iter()
-            .filter_map(|digest| self.user_by_token.get(digest))
-            .find(|holder| **holder != user.name)
-        {
-            return Outcome::Rejected(Rejection::InvalidUser(format!(
-                "token already belongs to {holder}"
-            )));
-        }
-        let entry = self
-            .users
-            .entry(user.name.clone())
-            .or_insert_with(|| User {
-                token_sha256: Vec::new(),
-                ..user.clone()
-            });
-        entry.uid = user.uid;
-        entry.gid = user.gid;
-        entry.admin = user.admin;
-        for digest in &user.token_sha256 {
-            if !entry.token_sha256.contains(digest) {
-                entry.token_sha256.push(digest.clone());
-            }
-            self.user_by_token
-                .insert(digest.clone(), user.name.clone());
-        }
-        Outcome::Done
-    }
-
-    fn apply_set_partitions(&mut self, partitions: &[Partition]) -> Outcome {
-        self.partitions = partitions
-            .iter()
-            .map(|p| (p.name.clone(), p.clone()))
-            .collect();
-        Outcome::Done
     }
 
     // ---- reads ----
@@ -261,6 +138,10 @@ impl ClusterState {
                 && (query.users.is_empty() || query.users.contains(&job.user))
                 && (query.partitions.is_empty() || query.partitions.contains(&job.partition))
         })
+    }
+
+    pub fn all_jobs(&self) -> impl Iterator<Item = &Job> {
+        self.jobs.values()
     }
 
     pub fn job_count(&self) -> usize {
@@ -298,6 +179,19 @@ impl ClusterState {
 
     pub fn partition(&self, name: &str) -> Option<&Partition> {
         self.partitions.get(name)
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.values()
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.get(name)
+    }
+
+    /// The names of a partition's nodes that exist, in name order.
+    pub fn partition_nodes(&self, partition: &Partition) -> Vec<String> {
+        partition.node_names(self.nodes.keys())
     }
 
     pub fn latest_now_ms(&self) -> u64 {

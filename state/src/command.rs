@@ -9,7 +9,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::job::{JobId, JobSpec, RequestId};
+use crate::allocation::{AllocationId, PlannedAllocation};
+use crate::job::{ExitStatus, JobId, JobReason, JobSpec, RequestId};
+use crate::node::NodeResources;
 use crate::partition::Partition;
 use crate::user::{Actor, User};
 
@@ -53,6 +55,81 @@ pub enum Command {
         partitions: Vec<Partition>,
         now_ms: u64,
     },
+    /// The nodes declared in the configuration file, with their resources
+    /// (the leader proposes this when the file and the state differ).
+    SetNodes {
+        nodes: Vec<NodeDefinition>,
+        now_ms: u64,
+    },
+    /// A node's agent attached to the leader and reported its resources.
+    RegisterNode {
+        name: String,
+        resources: NodeResources,
+        now_ms: u64,
+    },
+    /// The scheduler's decisions: jobs to start where, and why the others
+    /// wait. `apply` checks every allocation again against what is free.
+    ApplyPlan {
+        allocations: Vec<PlannedAllocation>,
+        reasons: Vec<(JobId, JobReason)>,
+        now_ms: u64,
+    },
+    /// A node's agent reports that a job's batch script ended.
+    JobFinished {
+        job_id: JobId,
+        allocation_id: AllocationId,
+        exit_status: ExitStatus,
+        cause: FinishCause,
+        now_ms: u64,
+    },
+    /// A node missed its heartbeats for `slurmd_timeout`: its jobs fail
+    /// (or are requeued), and it takes no work until it registers again.
+    NodeDown {
+        name: String,
+        reason: String,
+        now_ms: u64,
+    },
+    /// `scontrol update nodename=... state=drain|resume|down reason=...`.
+    UpdateNode {
+        name: String,
+        change: NodeChange,
+        actor: Actor,
+        now_ms: u64,
+    },
+    /// Forgets finished jobs that ended before `finished_before_ms` (Slurm's
+    /// `MinJobAge`), so the state does not grow forever.
+    PurgeJobs {
+        finished_before_ms: u64,
+        now_ms: u64,
+    },
+}
+
+/// A node as the configuration file declares it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeDefinition {
+    pub name: String,
+    pub resources: NodeResources,
+}
+
+/// How a batch script ended, as the agent saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FinishCause {
+    /// It exited, or was killed by a signal nobody at Corral sent.
+    Exited,
+    /// The agent ended it at its time limit.
+    TimeLimit,
+    /// The agent ended it because it was cancelled.
+    Cancelled,
+    /// The agent could not start it (user unknown, directory missing, ...).
+    LaunchFailed,
+}
+
+/// An administrator's change to a node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeChange {
+    Drain { reason: String },
+    Resume,
+    Down { reason: String },
 }
 
 impl Command {
@@ -64,7 +141,14 @@ impl Command {
             | Command::HoldJob { now_ms, .. }
             | Command::ReleaseJob { now_ms, .. }
             | Command::PutUser { now_ms, .. }
-            | Command::SetPartitions { now_ms, .. } => *now_ms,
+            | Command::SetPartitions { now_ms, .. }
+            | Command::SetNodes { now_ms, .. }
+            | Command::RegisterNode { now_ms, .. }
+            | Command::ApplyPlan { now_ms, .. }
+            | Command::JobFinished { now_ms, .. }
+            | Command::NodeDown { now_ms, .. }
+            | Command::UpdateNode { now_ms, .. }
+            | Command::PurgeJobs { now_ms, .. } => *now_ms,
         }
     }
 }
@@ -79,6 +163,16 @@ pub enum Outcome {
     },
     Done,
     Rejected(Rejection),
+    /// What became of a plan: the jobs started, with their allocations, and
+    /// the jobs whose placement no longer fit.
+    Planned {
+        started: Vec<(JobId, AllocationId)>,
+        refused: Vec<JobId>,
+    },
+    /// How many finished jobs were forgotten.
+    Purged {
+        jobs: usize,
+    },
 }
 
 /// Why a command changed nothing. The display texts are Slurm's own error
@@ -93,6 +187,10 @@ pub enum Rejection {
     JobNotPending(JobId),
     AccessDenied,
     InvalidUser(String),
+    /// A report about an allocation the job no longer has (a duplicate, or
+    /// from before a requeue): ignored.
+    StaleAllocation(JobId),
+    InvalidNode(String),
 }
 
 impl fmt::Display for Rejection {
@@ -107,6 +205,8 @@ impl fmt::Display for Rejection {
             Rejection::JobNotPending(_) => f.write_str("Job is no longer pending execution"),
             Rejection::AccessDenied => f.write_str("Access/permission denied"),
             Rejection::InvalidUser(reason) => write!(f, "Invalid user: {reason}"),
+            Rejection::StaleAllocation(_) => f.write_str("Job allocation does not exist"),
+            Rejection::InvalidNode(_) => f.write_str("Invalid node name specified"),
         }
     }
 }

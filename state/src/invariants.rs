@@ -5,8 +5,11 @@
 
 use std::fmt;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::cluster::ClusterState;
 use crate::job::JobState;
+use crate::node::NodeUsage;
 
 /// One broken invariant, with enough detail to find the culprit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +38,8 @@ impl ClusterState {
         self.check_job_states()?;
         self.check_request_window()?;
         self.check_users()?;
+        self.check_allocations()?;
+        self.check_node_usage()?;
         Ok(())
     }
 
@@ -56,15 +61,35 @@ impl ClusterState {
             let id = job.id;
             match job.state {
                 JobState::Pending => {
-                    ensure!(job.start_time_ms.is_none(), "pending job {id} has a start time");
-                    ensure!(job.end_time_ms.is_none(), "pending job {id} has an end time");
+                    ensure!(
+                        job.start_time_ms.is_none(),
+                        "pending job {id} has a start time"
+                    );
+                    ensure!(
+                        job.end_time_ms.is_none(),
+                        "pending job {id} has an end time"
+                    );
+                    ensure!(
+                        job.allocation.is_none(),
+                        "pending job {id} holds an allocation"
+                    );
                 }
                 JobState::Running | JobState::Completing => {
-                    ensure!(job.start_time_ms.is_some(), "active job {id} has no start time");
+                    ensure!(
+                        job.start_time_ms.is_some(),
+                        "active job {id} has no start time"
+                    );
                     ensure!(job.end_time_ms.is_none(), "active job {id} has an end time");
+                    ensure!(
+                        job.allocation.is_some(),
+                        "active job {id} has no allocation"
+                    );
                 }
                 _ => {
-                    ensure!(job.end_time_ms.is_some(), "finished job {id} has no end time");
+                    ensure!(
+                        job.end_time_ms.is_some(),
+                        "finished job {id} has no end time"
+                    );
                 }
             }
             if let (Some(start), Some(end)) = (job.start_time_ms, job.end_time_ms) {
@@ -121,6 +146,99 @@ impl ClusterState {
             digests == self.user_by_token.len(),
             "token index has {} entries for {digests} tokens",
             self.user_by_token.len()
+        );
+        Ok(())
+    }
+}
+
+impl ClusterState {
+    /// Allocation ids are unique and already handed out; every share is on
+    /// a node that exists, with distinct nodes per job.
+    fn check_allocations(&self) -> Result<(), InvariantViolation> {
+        let mut seen = BTreeSet::new();
+        for job in self.jobs.values() {
+            let Some(allocation) = &job.allocation else {
+                continue;
+            };
+            let id = job.id;
+            ensure!(
+                allocation.id < self.next_allocation_id,
+                "job {id} holds allocation {} not yet handed out",
+                allocation.id
+            );
+            ensure!(
+                seen.insert(allocation.id),
+                "allocation {} is held twice",
+                allocation.id
+            );
+            let nodes: BTreeSet<&str> = allocation.shares.iter().map(|s| s.node.as_str()).collect();
+            ensure!(
+                nodes.len() == allocation.shares.len(),
+                "job {id} has two shares on one node"
+            );
+            if job.state.is_terminal() {
+                continue;
+            }
+            for share in &allocation.shares {
+                ensure!(
+                    self.nodes.contains_key(&share.node),
+                    "job {id} runs on unknown node {}",
+                    share.node
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Each node's recorded usage is exactly the sum of the shares of the
+    /// active jobs on it, and never more than the node has.
+    fn check_node_usage(&self) -> Result<(), InvariantViolation> {
+        let mut expected: BTreeMap<&str, NodeUsage> = BTreeMap::new();
+        for job in self.jobs.values().filter(|job| !job.state.is_terminal()) {
+            for share in job.allocation.iter().flat_map(|a| &a.shares) {
+                let usage = expected.entry(share.node.as_str()).or_default();
+                usage.cpus += share.cpus;
+                usage.memory_mb += share.memory_mb;
+                for gpu in &share.gpus {
+                    ensure!(
+                        usage.gpus.insert(*gpu),
+                        "GPU {gpu} of {} is allocated twice",
+                        share.node
+                    );
+                }
+            }
+        }
+        for (name, node) in &self.nodes {
+            let sum = expected.remove(name.as_str()).unwrap_or_default();
+            ensure!(
+                node.usage == sum,
+                "node {name} records usage {:?} but its jobs hold {:?}",
+                node.usage,
+                sum
+            );
+            ensure!(
+                sum.cpus <= node.resources.cpus,
+                "node {name} is allocated {} of {} CPUs",
+                sum.cpus,
+                node.resources.cpus
+            );
+            ensure!(
+                sum.memory_mb <= node.resources.memory_mb,
+                "node {name} is allocated {} of {} MB",
+                sum.memory_mb,
+                node.resources.memory_mb
+            );
+            let indices: BTreeSet<u32> = node.resources.gpus.iter().map(|g| g.index).collect();
+            ensure!(
+                sum.gpus.is_subset(&indices),
+                "node {name} has allocated GPUs it does not have: {:?}",
+                sum.gpus
+            );
+        }
+        ensure!(
+            expected.is_empty(),
+            "jobs run on nodes that do not exist: {:?}",
+            expected.keys().collect::<Vec<_>>()
         );
         Ok(())
     }

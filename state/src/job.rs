@@ -1,8 +1,11 @@
 //! Jobs: what a user asked for ([`JobSpec`]) and what became of it ([`Job`]).
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+use crate::allocation::Allocation;
 
 /// A job id as Slurm shows it: a positive 32-bit number, assigned in `apply`.
 pub type JobId = u32;
@@ -49,6 +52,31 @@ pub struct JobSpec {
     pub hold: bool,
     /// The host `sbatch` ran on (Slurm's `AllocNode`).
     pub submit_host: String,
+    /// GPUs on each allocated node (`--gres=gpu:N`, `--gpus-per-node`).
+    #[serde(default)]
+    pub gpus_per_node: u32,
+    /// Put the job back in the queue if its node fails (`--requeue`),
+    /// instead of ending it with `NODE_FAIL`.
+    #[serde(default)]
+    pub requeue: bool,
+}
+
+impl JobSpec {
+    /// Tasks placed on each of the job's nodes: tasks spread evenly, the
+    /// first nodes taking the remainder, so every node gets the most.
+    pub fn tasks_per_node_max(&self) -> u32 {
+        self.ntasks.max(1).div_ceil(self.nodes.max(1))
+    }
+
+    /// CPUs the job needs on each node.
+    pub fn cpus_per_node(&self) -> u32 {
+        self.tasks_per_node_max() * self.cpus_per_task.max(1)
+    }
+
+    /// Memory the job needs on each node; 0 when none was requested.
+    pub fn memory_per_node(&self) -> u64 {
+        self.memory_per_node_mb.unwrap_or(0)
+    }
 }
 
 impl Default for JobSpec {
@@ -70,6 +98,8 @@ impl Default for JobSpec {
             environment: Vec::new(),
             hold: false,
             submit_host: String::new(),
+            gpus_per_node: 0,
+            requeue: false,
         }
     }
 }
@@ -169,10 +199,23 @@ pub enum JobReason {
     JobHeldAdmin,
     PartitionDown,
     ReqNodeNotAvail,
+    /// More CPUs, memory or GPUs per node than any node of the partition has.
+    PartitionConfig,
+    /// More nodes than the partition has.
+    PartitionNodeLimit,
+    /// A time limit above the partition's maximum.
+    PartitionTimeLimit,
+    PartitionInactive,
+    /// A failed job: its script exited with a non-zero code or a signal.
+    NonZeroExitCode,
+    /// A job ended by its time limit.
+    TimeLimit,
+    /// A job ended (or requeued) because a node it ran on went down.
+    NodeDown,
 }
 
 impl JobReason {
-    pub const ALL: [JobReason; 7] = [
+    pub const ALL: [JobReason; 14] = [
         JobReason::None,
         JobReason::Priority,
         JobReason::Resources,
@@ -180,7 +223,19 @@ impl JobReason {
         JobReason::JobHeldAdmin,
         JobReason::PartitionDown,
         JobReason::ReqNodeNotAvail,
+        JobReason::PartitionConfig,
+        JobReason::PartitionNodeLimit,
+        JobReason::PartitionTimeLimit,
+        JobReason::PartitionInactive,
+        JobReason::NonZeroExitCode,
+        JobReason::TimeLimit,
+        JobReason::NodeDown,
     ];
+
+    /// Holds keep a job pending whatever the scheduler finds.
+    pub fn is_hold(self) -> bool {
+        matches!(self, JobReason::JobHeldUser | JobReason::JobHeldAdmin)
+    }
 
     pub fn from_slurm_name(name: &str) -> Option<JobReason> {
         JobReason::ALL.into_iter().find(|r| r.slurm_name() == name)
@@ -195,6 +250,13 @@ impl JobReason {
             JobReason::JobHeldAdmin => "JobHeldAdmin",
             JobReason::PartitionDown => "PartitionDown",
             JobReason::ReqNodeNotAvail => "ReqNodeNotAvail",
+            JobReason::PartitionConfig => "PartitionConfig",
+            JobReason::PartitionNodeLimit => "PartitionNodeLimit",
+            JobReason::PartitionTimeLimit => "PartitionTimeLimit",
+            JobReason::PartitionInactive => "PartitionInactive",
+            JobReason::NonZeroExitCode => "NonZeroExitCode",
+            JobReason::TimeLimit => "TimeLimit",
+            JobReason::NodeDown => "NodeDown",
         }
     }
 }
@@ -218,7 +280,9 @@ impl fmt::Display for ExitStatus {
 pub struct Job {
     pub id: JobId,
     pub request_id: RequestId,
-    pub spec: JobSpec,
+    /// Shared, because it never changes after submission and copying the
+    /// state for a snapshot should not copy every script and environment.
+    pub spec: Arc<JobSpec>,
     /// The partition the job was accepted into (the default one when none was asked).
     pub partition: String,
     pub user: String,
@@ -232,6 +296,12 @@ pub struct Job {
     pub exit_status: ExitStatus,
     /// Uid of whoever cancelled the job (`CANCELLED by UID` in `sacct`).
     pub cancelled_by_uid: Option<u32>,
+    /// The resources the job holds while running or completing.
+    #[serde(default)]
+    pub allocation: Option<Allocation>,
+    /// How many times the job went back to the queue after a node failure.
+    #[serde(default)]
+    pub requeue_count: u32,
 }
 
 impl Job {

@@ -12,19 +12,27 @@
 //! itself part of the replicated history; only a corrupt log is a crash, and
 //! that is the storage layer's concern.
 
+mod allocation;
+mod apply_admin;
+mod apply_jobs;
+mod apply_nodes;
 mod cluster;
-pub mod hostlist;
 mod command;
+pub mod hostlist;
 mod invariants;
 mod job;
+mod node;
 mod partition;
 mod request_window;
 mod user;
 
+pub use allocation::{Allocation, AllocationId, NodeShare, PlannedAllocation};
+pub use apply_nodes::SYSTEM_REASON_USER;
 pub use cluster::{ClusterState, JobQuery};
-pub use command::{Command, Outcome, Rejection};
+pub use command::{Command, FinishCause, NodeChange, NodeDefinition, Outcome, Rejection};
 pub use invariants::InvariantViolation;
 pub use job::{ExitStatus, Job, JobId, JobReason, JobSpec, JobState, RequestId};
+pub use node::{Gpu, Node, NodeAvailability, NodeReason, NodeResources, NodeUsage};
 pub use partition::{Partition, PartitionState};
 pub use request_window::{REQUEST_IDS_MAX, REQUEST_ID_WINDOW_MS};
 pub use user::{Actor, User};

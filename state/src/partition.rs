@@ -45,3 +45,24 @@ pub struct Partition {
     pub max_time_minutes: Option<u32>,
     pub state: PartitionState,
 }
+
+impl Partition {
+    /// The partition's nodes among `existing`: its hostlist expanded, or
+    /// every node for `ALL` (as in Slurm's `Nodes=ALL`). Names in the
+    /// expression that are not nodes are left out; so is everything when
+    /// the expression does not parse.
+    pub fn node_names<'a>(&self, existing: impl Iterator<Item = &'a String>) -> Vec<String> {
+        let existing: std::collections::BTreeSet<&String> = existing.collect();
+        if self.nodes.trim().eq_ignore_ascii_case("ALL") {
+            return existing.into_iter().cloned().collect();
+        }
+        let named = crate::hostlist::expand(&self.nodes).unwrap_or_default();
+        let mut names: Vec<String> = named
+            .into_iter()
+            .filter(|name| existing.contains(name))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}

@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 
 use corral_state::{
-    Actor, ClusterState, Command, JobId, JobSpec, JobState, Outcome, Partition, PartitionState,
-    RequestId, User, REQUEST_ID_WINDOW_MS,
+    Actor, AllocationId, ClusterState, Command, ExitStatus, FinishCause, Gpu, JobId, JobSpec,
+    JobState, NodeChange, NodeResources, NodeShare, Outcome, Partition, PartitionState,
+    PlannedAllocation, Rejection, RequestId, User, REQUEST_ID_WINDOW_MS,
 };
 use proptest::prelude::*;
 
@@ -34,7 +35,11 @@ fn partitions() -> Vec<Partition> {
         .enumerate()
         .map(|(i, name)| Partition {
             name: name.to_string(),
-            nodes: format!("{name}[1-4]"),
+            nodes: if i == 0 {
+                "n[1-4]".to_string()
+            } else {
+                "n[3-4]".to_string()
+            },
             default: i == 0,
             max_time_minutes: None,
             state: PartitionState::Up,
@@ -67,6 +72,29 @@ enum Step {
         name: u8,
         token: u8,
     },
+    Register {
+        node: u8,
+    },
+    /// Place a pending job where it fits now (or, when `overbook`, ask for
+    /// more than the node has left, which `apply` must refuse).
+    Plan {
+        job: u8,
+        overbook: bool,
+    },
+    Finish {
+        job: u8,
+        cause: u8,
+        code: u8,
+        stale: bool,
+    },
+    NodeDown {
+        node: u8,
+    },
+    UpdateNode {
+        node: u8,
+        change: u8,
+    },
+    Purge,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -76,6 +104,12 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (any::<u8>(), any::<u8>()).prop_map(|(job, actor)| Step::Hold { job, actor }),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(job, actor)| Step::Release { job, actor }),
         1 => (0u8..4, 0u8..6).prop_map(|(name, token)| Step::AddUser { name, token }),
+        2 => (0u8..5).prop_map(|node| Step::Register { node }),
+        6 => (any::<u8>(), prop::bool::weighted(0.2)).prop_map(|(job, overbook)| Step::Plan { job, overbook }),
+        4 => (any::<u8>(), 0u8..4, 0u8..3, prop::bool::weighted(0.2)).prop_map(|(job, cause, code, stale)| Step::Finish { job, cause, code, stale }),
+        1 => (0u8..5).prop_map(|node| Step::NodeDown { node }),
+        1 => (0u8..5, 0u8..3).prop_map(|(node, change)| Step::UpdateNode { node, change }),
+        1 => Just(Step::Purge),
     ]
 }
 
@@ -85,6 +119,57 @@ fn time_step() -> impl Strategy<Value = u64> {
         20 => 0u64..5_000,
         1 => Just(REQUEST_ID_WINDOW_MS + 1),
     ]
+}
+
+fn node_name(n: u8) -> String {
+    format!("n{}", 1 + n % 5)
+}
+
+fn node_resources() -> NodeResources {
+    NodeResources {
+        cpus: 4,
+        memory_mb: 1_000,
+        gpus: (0..2)
+            .map(|index| Gpu {
+                index,
+                model: "test".into(),
+            })
+            .collect(),
+    }
+}
+
+/// A placement of `job` computed like a scheduler would, on the current
+/// state, or `None` when it does not fit anywhere.
+fn placement(state: &ClusterState, job_id: JobId, overbook: bool) -> Option<PlannedAllocation> {
+    let job = state.job(job_id)?;
+    let partition = state.partition(&job.partition)?;
+    let spec = &job.spec;
+    let mut shares = Vec::new();
+    for name in state.partition_nodes(partition) {
+        let node = state.node(&name)?;
+        let cpus = if overbook {
+            node.free_cpus() + 1
+        } else {
+            spec.cpus_per_node()
+        };
+        let gpus = node.free_gpus();
+        if node.accepts_jobs()
+            && (overbook || node.free_cpus() >= cpus)
+            && node.free_memory_mb() >= spec.memory_per_node()
+            && gpus.len() >= spec.gpus_per_node as usize
+        {
+            shares.push(NodeShare {
+                node: name.clone(),
+                cpus,
+                memory_mb: spec.memory_per_node(),
+                gpus: gpus[..spec.gpus_per_node as usize].to_vec(),
+            });
+        }
+        if shares.len() == spec.nodes as usize {
+            return Some(PlannedAllocation { job_id, shares });
+        }
+    }
+    None
 }
 
 fn command(step: &Step, now_ms: u64, state: &ClusterState) -> Command {
@@ -107,6 +192,12 @@ fn command(step: &Step, now_ms: u64, state: &ClusterState) -> Command {
             request_id: RequestId(format!("req-{request}")),
             actor: actor(*a),
             spec: Box::new(JobSpec {
+                nodes: 1 + u32::from(*request % 2),
+                ntasks: 1 + u32::from(*request % 3),
+                cpus_per_task: 1 + u32::from(*request % 2),
+                memory_per_node_mb: (request % 4 == 0).then_some(300),
+                gpus_per_node: u32::from(request % 5 == 0),
+                requeue: request % 3 == 0,
                 partition: match partition {
                     0 => None,
                     1 => Some("debug".into()),
@@ -144,6 +235,73 @@ fn command(step: &Step, now_ms: u64, state: &ClusterState) -> Command {
             actor: Actor::root(),
             now_ms,
         },
+        Step::Register { node } => Command::RegisterNode {
+            name: node_name(*node),
+            resources: node_resources(),
+            now_ms,
+        },
+        Step::Plan { job, overbook } => {
+            let job_id = job_id(*job);
+            Command::ApplyPlan {
+                allocations: placement(state, job_id, *overbook).into_iter().collect(),
+                reasons: vec![(job_id, corral_state::JobReason::Resources)],
+                now_ms,
+            }
+        }
+        Step::Finish {
+            job,
+            cause,
+            code,
+            stale,
+        } => {
+            let job_id = job_id(*job);
+            let current = state
+                .job(job_id)
+                .and_then(|j| j.allocation.as_ref())
+                .map_or(AllocationId(0), |a| a.id);
+            Command::JobFinished {
+                job_id,
+                allocation_id: if *stale {
+                    AllocationId(current.0 + 1)
+                } else {
+                    current
+                },
+                exit_status: ExitStatus {
+                    code: *code,
+                    signal: 0,
+                },
+                cause: [
+                    FinishCause::Exited,
+                    FinishCause::TimeLimit,
+                    FinishCause::Cancelled,
+                    FinishCause::LaunchFailed,
+                ][*cause as usize],
+                now_ms,
+            }
+        }
+        Step::NodeDown { node } => Command::NodeDown {
+            name: node_name(*node),
+            reason: "Not responding".into(),
+            now_ms,
+        },
+        Step::UpdateNode { node, change } => Command::UpdateNode {
+            name: node_name(*node),
+            change: match change {
+                0 => NodeChange::Drain {
+                    reason: "maint".into(),
+                },
+                1 => NodeChange::Resume,
+                _ => NodeChange::Down {
+                    reason: "broken".into(),
+                },
+            },
+            actor: Actor::root(),
+            now_ms,
+        },
+        Step::Purge => Command::PurgeJobs {
+            finished_before_ms: now_ms.saturating_sub(10_000),
+            now_ms,
+        },
     }
 }
 
@@ -162,7 +320,16 @@ proptest! {
         let mut last_new_id: JobId = 0;
         // request id -> (job id it created, when)
         let mut first_submission: BTreeMap<String, (JobId, u64)> = BTreeMap::new();
-        let mut previous_states: BTreeMap<JobId, JobState> = BTreeMap::new();
+        // (job, times requeued) -> state: states move forward within each
+        // allocation cycle; a requeue starts a new one.
+        let mut previous_states: BTreeMap<(JobId, u32), JobState> = BTreeMap::new();
+        let mut last_allocation = AllocationId(0);
+        let setup_nodes = Command::SetNodes {
+            nodes: (0..4).map(|n| corral_state::NodeDefinition { name: node_name(n), resources: node_resources() }).collect(),
+            now_ms: 0,
+        };
+        state.apply(&setup_nodes);
+        replica.apply(&setup_nodes);
 
         for (step, advance_ms) in &steps {
             now_ms += advance_ms;
@@ -196,15 +363,42 @@ proptest! {
             for (request, (job_id, at)) in &first_submission {
                 if now_ms - at <= REQUEST_ID_WINDOW_MS {
                     let owners = state.jobs(&Default::default()).filter(|j| &j.request_id.0 == request && j.submit_time_ms >= *at).count();
-                    prop_assert_eq!(owners, 1, "request {} owns {} jobs (first: {})", request, owners, job_id);
+                    // Exactly one, unless it finished and was purged since.
+                    let expected = usize::from(state.job(*job_id).is_some());
+                    prop_assert_eq!(owners, expected, "request {} owns {} jobs (first: {})", request, owners, job_id);
                 }
             }
             // States only move forward.
             for job in state.jobs(&Default::default()) {
-                if let Some(before) = previous_states.insert(job.id, job.state) {
+                if let Some(before) = previous_states.insert((job.id, job.requeue_count), job.state) {
                     prop_assert!(before == job.state || before.can_move_to(job.state),
                         "job {} went from {:?} to {:?}", job.id, before, job.state);
                 }
+            }
+            match (&command, &outcome) {
+                (Command::ApplyPlan { allocations, .. }, Outcome::Planned { started, refused }) => {
+                    prop_assert_eq!(started.len() + refused.len(), allocations.len());
+                    for (_, allocation) in started {
+                        prop_assert!(*allocation > last_allocation, "allocation ids only increase");
+                        last_allocation = *allocation;
+                    }
+                    if let (Step::Plan { overbook: true, .. }, Some(planned)) = (step, allocations.first()) {
+                        prop_assert!(refused.contains(&planned.job_id), "an overbooked plan was accepted");
+                    }
+                }
+                (Command::JobFinished { job_id, .. }, Outcome::Done) => {
+                    let finished = state.job(*job_id).unwrap();
+                    prop_assert!(finished.state.is_terminal());
+                    // The same report again changes nothing.
+                    let again = state.clone().apply(&command);
+                    prop_assert_eq!(again, Outcome::Rejected(Rejection::StaleAllocation(*job_id)));
+                }
+                (Command::JobFinished { allocation_id, job_id, .. }, _) => {
+                    let current = state.job(*job_id).and_then(|j| j.allocation.as_ref()).map(|a| a.id);
+                    prop_assert!(current != Some(*allocation_id) || state.job(*job_id).unwrap().state.is_terminal(),
+                        "a report for the current allocation of an active job was refused");
+                }
+                _ => {}
             }
         }
         prop_assert_eq!(&state, &replica);

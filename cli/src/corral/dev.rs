@@ -38,7 +38,7 @@ pub const SLURM_COMMANDS: [&str; 4] = ["sbatch", "squeue", "scontrol", "scancel"
 pub const LEADER_WAIT_MS: u64 = 30_000;
 /// How long `dev down` waits after SIGTERM before SIGKILL.
 pub const STOP_GRACE_MS: u64 = 5_000;
-const CONFIG_FILE: &str = "corral.toml";
+pub const CONFIG_FILE: &str = "corral.toml";
 const EXTRA_ARGS_FILE: &str = "run/controller-args";
 
 #[derive(clap::Subcommand)]

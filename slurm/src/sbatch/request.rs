@@ -82,6 +82,8 @@ impl SbatchRequest {
             environment,
             hold: self.hold,
             submit_host: submit_host.to_string(),
+            gpus_per_node: 0,
+            requeue: false,
         }
     }
 

@@ -1,0 +1,332 @@
+//! A job's life on nodes, step by step: plans, ends, cancellations, node
+//! failures and drains, each checked against `invariants()`.
+
+use corral_state::{
+    Actor, AllocationId, ClusterState, Command, ExitStatus, FinishCause, Gpu, JobReason, JobSpec,
+    JobState, NodeChange, NodeDefinition, NodeResources, NodeShare, Outcome, Partition,
+    PartitionState, PlannedAllocation, Rejection, RequestId,
+};
+
+struct Cluster {
+    state: ClusterState,
+    now_ms: u64,
+}
+
+impl Cluster {
+    /// Two nodes of 4 CPUs, 1000 MB and 2 GPUs each, registered, in one partition.
+    fn new() -> Cluster {
+        let mut cluster = Cluster {
+            state: ClusterState::default(),
+            now_ms: 0,
+        };
+        let resources = NodeResources {
+            cpus: 4,
+            memory_mb: 1000,
+            gpus: (0..2)
+                .map(|index| Gpu {
+                    index,
+                    model: String::new(),
+                })
+                .collect(),
+        };
+        cluster.apply(Command::SetPartitions {
+            partitions: vec![Partition {
+                name: "debug".into(),
+                nodes: "n[1-2]".into(),
+                default: true,
+                max_time_minutes: None,
+                state: PartitionState::Up,
+            }],
+            now_ms: 0,
+        });
+        cluster.apply(Command::SetNodes {
+            nodes: ["n1", "n2"]
+                .iter()
+                .map(|name| NodeDefinition {
+                    name: name.to_string(),
+                    resources: resources.clone(),
+                })
+                .collect(),
+            now_ms: 0,
+        });
+        for name in ["n1", "n2"] {
+            cluster.apply(Command::RegisterNode {
+                name: name.into(),
+                resources: resources.clone(),
+                now_ms: 0,
+            });
+        }
+        cluster
+    }
+
+    fn apply(&mut self, command: Command) -> Outcome {
+        self.now_ms += 1;
+        let outcome = self.state.apply(&command);
+        self.state
+            .invariants()
+            .unwrap_or_else(|v| panic!("{v} after {command:?}"));
+        outcome
+    }
+
+    fn submit(&mut self, spec: JobSpec) -> u32 {
+        let request_id = RequestId(format!("r{}", self.state.next_job_id()));
+        match self.apply(Command::SubmitJob {
+            request_id,
+            actor: Actor::root(),
+            spec: Box::new(spec),
+            now_ms: self.now_ms,
+        }) {
+            Outcome::Submitted { job_id, .. } => job_id,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn plan(&mut self, job_id: u32, shares: &[(&str, u32, u64, &[u32])]) -> Outcome {
+        let shares = shares
+            .iter()
+            .map(|(node, cpus, memory_mb, gpus)| NodeShare {
+                node: node.to_string(),
+                cpus: *cpus,
+                memory_mb: *memory_mb,
+                gpus: gpus.to_vec(),
+            })
+            .collect();
+        self.apply(Command::ApplyPlan {
+            allocations: vec![PlannedAllocation { job_id, shares }],
+            reasons: vec![],
+            now_ms: self.now_ms,
+        })
+    }
+
+    fn finish(&mut self, job_id: u32, code: u8, cause: FinishCause) -> Outcome {
+        let allocation_id = self.allocation(job_id);
+        self.apply(Command::JobFinished {
+            job_id,
+            allocation_id,
+            exit_status: ExitStatus { code, signal: 0 },
+            cause,
+            now_ms: self.now_ms,
+        })
+    }
+
+    fn allocation(&self, job_id: u32) -> AllocationId {
+        self.state
+            .job(job_id)
+            .unwrap()
+            .allocation
+            .as_ref()
+            .unwrap()
+            .id
+    }
+
+    fn state_of(&self, job_id: u32) -> JobState {
+        self.state.job(job_id).unwrap().state
+    }
+}
+
+fn started(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Planned { started, .. } if started.len() == 1)
+}
+
+#[test]
+fn a_job_runs_completes_and_frees_its_node() {
+    let mut cluster = Cluster::new();
+    let job = cluster.submit(JobSpec {
+        ntasks: 2,
+        memory_per_node_mb: Some(500),
+        ..JobSpec::default()
+    });
+    assert!(started(&cluster.plan(job, &[("n1", 2, 500, &[])])));
+    assert_eq!(cluster.state_of(job), JobState::Running);
+    assert_eq!(cluster.state.node("n1").unwrap().usage.cpus, 2);
+    assert_eq!(cluster.finish(job, 0, FinishCause::Exited), Outcome::Done);
+    assert_eq!(cluster.state_of(job), JobState::Completed);
+    assert!(cluster.state.node("n1").unwrap().is_idle());
+    // A repeated report is recognised and changes nothing.
+    let allocation_id = cluster.allocation(job);
+    let again = cluster.apply(Command::JobFinished {
+        job_id: job,
+        allocation_id,
+        exit_status: ExitStatus { code: 1, signal: 0 },
+        cause: FinishCause::Exited,
+        now_ms: 99,
+    });
+    assert_eq!(again, Outcome::Rejected(Rejection::StaleAllocation(job)));
+    assert_eq!(cluster.state_of(job), JobState::Completed);
+}
+
+#[test]
+fn a_plan_that_no_longer_fits_is_refused() {
+    let mut cluster = Cluster::new();
+    let big = cluster.submit(JobSpec {
+        ntasks: 3,
+        ..JobSpec::default()
+    });
+    let other = cluster.submit(JobSpec {
+        ntasks: 2,
+        ..JobSpec::default()
+    });
+    assert!(started(&cluster.plan(big, &[("n1", 3, 0, &[])])));
+    let refused = cluster.plan(other, &[("n1", 2, 0, &[])]);
+    assert_eq!(
+        refused,
+        Outcome::Planned {
+            started: vec![],
+            refused: vec![other]
+        }
+    );
+    assert_eq!(cluster.state_of(other), JobState::Pending);
+    // Too few CPUs for the job's tasks is refused too, even where they are free.
+    let refused = cluster.plan(other, &[("n2", 1, 0, &[])]);
+    assert!(matches!(refused, Outcome::Planned { ref refused, .. } if refused == &vec![other]));
+}
+
+#[test]
+fn gpus_are_never_shared() {
+    let mut cluster = Cluster::new();
+    let a = cluster.submit(JobSpec {
+        gpus_per_node: 1,
+        ..JobSpec::default()
+    });
+    let b = cluster.submit(JobSpec {
+        gpus_per_node: 1,
+        ..JobSpec::default()
+    });
+    assert!(started(&cluster.plan(a, &[("n1", 1, 0, &[0])])));
+    assert!(!started(&cluster.plan(b, &[("n1", 1, 0, &[0])])));
+    assert!(started(&cluster.plan(b, &[("n1", 1, 0, &[1])])));
+}
+
+#[test]
+fn cancelling_a_running_job_completes_through_its_agent() {
+    let mut cluster = Cluster::new();
+    let job = cluster.submit(JobSpec::default());
+    assert!(started(&cluster.plan(job, &[("n1", 1, 0, &[])])));
+    assert_eq!(
+        cluster.apply(Command::CancelJob {
+            job_id: job,
+            actor: Actor::root(),
+            now_ms: 5
+        }),
+        Outcome::Done
+    );
+    assert_eq!(cluster.state_of(job), JobState::Completing);
+    assert_eq!(
+        cluster.state.node("n1").unwrap().usage.cpus,
+        1,
+        "resources held until the script is gone"
+    );
+    cluster.finish(job, 0, FinishCause::Exited);
+    assert_eq!(cluster.state_of(job), JobState::Cancelled);
+}
+
+#[test]
+fn exits_and_time_limits_map_to_slurm_states() {
+    let mut cluster = Cluster::new();
+    for (code, cause, state, reason) in [
+        (
+            3,
+            FinishCause::Exited,
+            JobState::Failed,
+            JobReason::NonZeroExitCode,
+        ),
+        (
+            0,
+            FinishCause::TimeLimit,
+            JobState::Timeout,
+            JobReason::TimeLimit,
+        ),
+        (0, FinishCause::Exited, JobState::Completed, JobReason::None),
+    ] {
+        let job = cluster.submit(JobSpec::default());
+        assert!(started(&cluster.plan(job, &[("n2", 1, 0, &[])])));
+        cluster.finish(job, code, cause);
+        let finished = cluster.state.job(job).unwrap();
+        assert_eq!((finished.state, finished.reason), (state, reason));
+        assert_eq!(finished.exit_status.code, code);
+    }
+}
+
+#[test]
+fn a_node_failure_fails_or_requeues_its_jobs() {
+    let mut cluster = Cluster::new();
+    let plain = cluster.submit(JobSpec::default());
+    let requeue = cluster.submit(JobSpec {
+        requeue: true,
+        ..JobSpec::default()
+    });
+    assert!(started(&cluster.plan(plain, &[("n1", 1, 0, &[])])));
+    assert!(started(&cluster.plan(requeue, &[("n1", 1, 0, &[])])));
+    let first_allocation = cluster.allocation(requeue);
+    cluster.apply(Command::NodeDown {
+        name: "n1".into(),
+        reason: "Not responding".into(),
+        now_ms: 10,
+    });
+    assert_eq!(cluster.state_of(plain), JobState::NodeFail);
+    assert_eq!(cluster.state_of(requeue), JobState::Pending);
+    assert_eq!(cluster.state.job(requeue).unwrap().requeue_count, 1);
+    assert!(cluster.state.node("n1").unwrap().is_idle());
+    // The down node takes nothing; elsewhere the job starts with a new allocation.
+    assert!(!started(&cluster.plan(requeue, &[("n1", 1, 0, &[])])));
+    assert!(started(&cluster.plan(requeue, &[("n2", 1, 0, &[])])));
+    assert!(cluster.allocation(requeue) > first_allocation);
+    // A late report from the first allocation is stale.
+    let late = cluster.apply(Command::JobFinished {
+        job_id: requeue,
+        allocation_id: first_allocation,
+        exit_status: ExitStatus::default(),
+        cause: FinishCause::Exited,
+        now_ms: 11,
+    });
+    assert_eq!(late, Outcome::Rejected(Rejection::StaleAllocation(requeue)));
+    // Registering again brings the node back.
+    cluster.apply(Command::RegisterNode {
+        name: "n1".into(),
+        resources: cluster.state.node("n1").unwrap().resources.clone(),
+        now_ms: 12,
+    });
+    assert!(cluster.state.node("n1").unwrap().accepts_jobs());
+}
+
+#[test]
+fn drained_nodes_take_no_new_jobs_until_resumed() {
+    let mut cluster = Cluster::new();
+    let job = cluster.submit(JobSpec::default());
+    let drain = NodeChange::Drain {
+        reason: "maint".into(),
+    };
+    cluster.apply(Command::UpdateNode {
+        name: "n1".into(),
+        change: drain,
+        actor: Actor::root(),
+        now_ms: 1,
+    });
+    assert!(!started(&cluster.plan(job, &[("n1", 1, 0, &[])])));
+    let reason = cluster.state.node("n1").unwrap().reason.clone().unwrap();
+    assert_eq!(
+        (reason.text.as_str(), reason.user.as_str()),
+        ("maint", "root")
+    );
+    cluster.apply(Command::UpdateNode {
+        name: "n1".into(),
+        change: NodeChange::Resume,
+        actor: Actor::root(),
+        now_ms: 2,
+    });
+    assert!(started(&cluster.plan(job, &[("n1", 1, 0, &[])])));
+    // Only administrators change nodes.
+    let user = Actor {
+        user: "alice".into(),
+        uid: 1000,
+        gid: 1000,
+        admin: false,
+    };
+    let refused = cluster.apply(Command::UpdateNode {
+        name: "n1".into(),
+        change: NodeChange::Resume,
+        actor: user,
+        now_ms: 3,
+    });
+    assert_eq!(refused, Outcome::Rejected(Rejection::AccessDenied));
+}
