@@ -25,6 +25,14 @@ pub struct ConfigFile {
     pub partitions: Vec<PartitionEntry>,
     #[serde(default)]
     pub client: ClientSection,
+    /// Compute nodes declared with their resources (Slurm's `NodeName=`
+    /// lines). Nodes may also register themselves without being declared.
+    #[serde(rename = "node", default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeEntry>,
+    #[serde(default)]
+    pub timeouts: TimeoutsSection,
+    #[serde(default)]
+    pub agent: AgentSection,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -139,4 +147,66 @@ pub struct ClientSection {
     /// How long a command keeps looking for a leader before giving up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader_wait_ms: Option<u64>,
+}
+
+/// Nodes sharing one set of resources, named by a hostlist expression.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeEntry {
+    /// Slurm hostlist expression, e.g. `node[001-016]`.
+    pub names: String,
+    pub cpus: u32,
+    pub memory_mb: u64,
+    /// GPUs per node, indexed from 0; declared GPUs need no NVIDIA driver.
+    #[serde(default)]
+    pub gpus: u32,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub gpu_model: String,
+}
+
+/// How long things may take before the controllers act.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeoutsSection {
+    /// A node whose agent has not been heard from for this long is set
+    /// down and its jobs fail (or are requeued). Slurm's `SlurmdTimeout`.
+    pub slurmd_timeout_s: u64,
+    /// How often agents send a heartbeat to the leader.
+    pub agent_heartbeat_interval_ms: u64,
+    /// Finished jobs are forgotten this long after they end. Slurm's `MinJobAge`.
+    pub min_job_age_s: u64,
+    /// Between a time limit's SIGTERM and the SIGKILL. Slurm's `KillWait`.
+    pub kill_wait_s: u64,
+}
+
+impl Default for TimeoutsSection {
+    fn default() -> Self {
+        TimeoutsSection {
+            slurmd_timeout_s: 300,
+            agent_heartbeat_interval_ms: 2_000,
+            min_job_age_s: 300,
+            kill_wait_s: 30,
+        }
+    }
+}
+
+/// Where an agent keeps its files and finds its certificate. `{node}` in a
+/// path is replaced by the node's name, so one file serves every node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentSection {
+    /// The agent's journal of launched jobs and their supervisors' files.
+    pub spool_dir: PathBuf,
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+}
+
+impl Default for AgentSection {
+    fn default() -> Self {
+        AgentSection {
+            spool_dir: PathBuf::from("/var/spool/corral/{node}"),
+            tls_cert: PathBuf::from("/etc/corral/tls/node-{node}.pem"),
+            tls_key: PathBuf::from("/etc/corral/tls/node-{node}-key.pem"),
+        }
+    }
 }

@@ -12,8 +12,9 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use file::{
-    AuthSection, ClientSection, ConfigFile, ControllerEntry, PartitionEntry, RaftSection,
-    TlsSection, DEFAULT_CONFIG_PATH, DEFAULT_DATA_DIR,
+    AgentSection, AuthSection, ClientSection, ConfigFile, ControllerEntry, NodeEntry,
+    PartitionEntry, RaftSection, TimeoutsSection, TlsSection, DEFAULT_CONFIG_PATH,
+    DEFAULT_DATA_DIR,
 };
 
 /// Environment variable naming the config file.
@@ -42,6 +43,16 @@ pub struct Config {
     /// Where the file was read from.
     pub path: PathBuf,
     pub file: ConfigFile,
+}
+
+/// What one agent process needs, resolved from the file for its node.
+#[derive(Clone, Debug)]
+pub struct AgentSettings {
+    pub node: String,
+    pub spool_dir: PathBuf,
+    pub tls_ca: PathBuf,
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
 }
 
 /// What one controller process needs, resolved from the file for its id.
@@ -108,6 +119,11 @@ impl Config {
     /// Settings for controller `id`, with every file it needs checked to exist.
     pub fn controller_settings(&self, id: u64) -> Result<ControllerSettings, ConfigError> {
         validate::controller_settings(self, id)
+    }
+
+    /// Settings for the agent of `node`, with its certificate files checked.
+    pub fn agent_settings(&self, node: &str) -> Result<AgentSettings, ConfigError> {
+        validate::agent_settings(self, node)
     }
 
     pub(crate) fn invalid(

@@ -156,3 +156,46 @@ fn paths_resolve_against_the_file_and_home() {
         Path::new(&home).join(".corral/token")
     );
 }
+
+#[test]
+fn nodes_expand_and_duplicates_are_refused() {
+    let text =
+        format!("{GOOD}\n[[node]]\nnames = \"n[1-2]\"\ncpus = 8\nmemory_mb = 1000\ngpus = 2\n");
+    let config = parse(&text).unwrap();
+    let nodes = config.node_definitions();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[1].name, "n2");
+    assert_eq!(nodes[1].resources.gpus.len(), 2);
+
+    let twice = format!("{text}\n[[node]]\nnames = \"n2\"\ncpus = 1\nmemory_mb = 1\n");
+    let message = error_text(&twice);
+    assert!(
+        message.contains("key `node[1].names`: node n2 is declared twice"),
+        "{message}"
+    );
+
+    let bad = format!("{GOOD}\n[[node]]\nnames = \"n[1-\"\ncpus = 8\nmemory_mb = 1\n");
+    assert!(error_text(&bad).contains("key `node[0].names`"));
+}
+
+#[test]
+fn agent_paths_take_the_node_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corral.toml");
+    let text = format!(
+        "{GOOD}\n[agent]\nspool_dir = \"spool/{{node}}\"\ntls_cert = \"certs/node-{{node}}.pem\"\ntls_key = \"certs/node-{{node}}-key.pem\"\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    std::fs::create_dir(dir.path().join("certs")).unwrap();
+    std::fs::write(dir.path().join("certs/ca.pem"), "x").unwrap();
+    let config = Config::load(&path).unwrap();
+    let message = config.agent_settings("n1").unwrap_err().to_string();
+    assert!(message.contains("key `agent.tls_cert`"), "{message}");
+    assert!(message.contains("certs/node-n1.pem"), "{message}");
+    for file in ["certs/node-n1.pem", "certs/node-n1-key.pem"] {
+        std::fs::write(dir.path().join(file), "x").unwrap();
+    }
+    let settings = config.agent_settings("n1").unwrap();
+    assert_eq!(settings.spool_dir, dir.path().join("spool/n1"));
+    assert!(config.agent_settings("../etc").is_err());
+}

@@ -3,15 +3,55 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use corral_state::{Partition, PartitionState};
+use corral_state::{hostlist, Gpu, NodeDefinition, NodeResources, Partition, PartitionState};
 
-use crate::{Config, ConfigError, ControllerSettings};
+use crate::{AgentSettings, Config, ConfigError, ControllerSettings};
 
 pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
     check_cluster_name(config)?;
     check_controllers(config)?;
     check_raft(config)?;
     check_partitions(config)?;
+    check_nodes(config)?;
+    check_timeouts(config)?;
+    Ok(())
+}
+
+fn check_nodes(config: &Config) -> Result<(), ConfigError> {
+    let mut seen = BTreeSet::new();
+    for (index, entry) in config.file.nodes.iter().enumerate() {
+        let key = |field: &str| format!("node[{index}].{field}");
+        let names = hostlist::expand(&entry.names)
+            .map_err(|error| config.invalid(key("names"), format!("{:?}: {error}", entry.names)))?;
+        if names.is_empty() {
+            return Err(config.invalid(key("names"), "names no node"));
+        }
+        for name in names {
+            if !seen.insert(name.clone()) {
+                return Err(config.invalid(key("names"), format!("node {name} is declared twice")));
+            }
+        }
+        if entry.cpus == 0 {
+            return Err(config.invalid(key("cpus"), "a node needs at least one CPU"));
+        }
+    }
+    Ok(())
+}
+
+fn check_timeouts(config: &Config) -> Result<(), ConfigError> {
+    let timeouts = &config.file.timeouts;
+    if timeouts.agent_heartbeat_interval_ms == 0 {
+        return Err(config.invalid("timeouts.agent_heartbeat_interval_ms", "must be above 0"));
+    }
+    if timeouts.slurmd_timeout_s * 1000 <= 2 * timeouts.agent_heartbeat_interval_ms {
+        return Err(config.invalid(
+            "timeouts.slurmd_timeout_s",
+            format!(
+                "{} s must be more than two agent heartbeats ({} ms each)",
+                timeouts.slurmd_timeout_s, timeouts.agent_heartbeat_interval_ms
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -151,6 +191,74 @@ impl Config {
             })
             .collect()
     }
+}
+
+impl Config {
+    /// The declared nodes, one definition per node, in name order.
+    pub fn node_definitions(&self) -> Vec<NodeDefinition> {
+        let mut definitions: Vec<NodeDefinition> = self
+            .file
+            .nodes
+            .iter()
+            .flat_map(|entry| {
+                let resources = NodeResources {
+                    cpus: entry.cpus,
+                    memory_mb: entry.memory_mb,
+                    gpus: (0..entry.gpus)
+                        .map(|index| Gpu {
+                            index,
+                            model: entry.gpu_model.clone(),
+                        })
+                        .collect(),
+                };
+                hostlist::expand(&entry.names)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(move |name| NodeDefinition {
+                        name,
+                        resources: resources.clone(),
+                    })
+            })
+            .collect();
+        definitions.sort_by(|a, b| a.name.cmp(&b.name));
+        definitions
+    }
+}
+
+/// `{node}` in an agent path becomes the node's name.
+fn for_node(config: &Config, path: &Path, node: &str) -> PathBuf {
+    let text = path.to_string_lossy().replace("{node}", node);
+    config.resolve(Path::new(&text))
+}
+
+pub(crate) fn agent_settings(config: &Config, node: &str) -> Result<AgentSettings, ConfigError> {
+    let valid = !node.is_empty()
+        && node
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+    if !valid {
+        return Err(config.invalid("agent", format!("{node:?} is not a node name")));
+    }
+    let agent = &config.file.agent;
+    let cert = (
+        "agent.tls_cert".to_string(),
+        for_node(config, &agent.tls_cert, node),
+    );
+    let key = (
+        "agent.tls_key".to_string(),
+        for_node(config, &agent.tls_key, node),
+    );
+    let ca = ("tls.ca".to_string(), config.resolve(&config.file.tls.ca));
+    for (key_name, path) in [&ca, &cert, &key] {
+        require_file(config, key_name, path)?;
+    }
+    Ok(AgentSettings {
+        node: node.to_string(),
+        spool_dir: for_node(config, &agent.spool_dir, node),
+        tls_ca: ca.1,
+        tls_cert: cert.1,
+        tls_key: key.1,
+    })
 }
 
 pub(crate) fn controller_settings(

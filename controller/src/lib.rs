@@ -17,6 +17,7 @@
 
 pub mod auth;
 pub mod client_service;
+pub mod gateway;
 pub mod leader;
 pub mod network;
 pub mod node;

@@ -15,6 +15,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::auth::Authenticator;
 use crate::client_service::ClientService;
+use crate::gateway::{self, Hub};
 use crate::network::PeerNetwork;
 use crate::propose::Proposer;
 use crate::raft_service::RaftService;
@@ -48,6 +49,13 @@ pub async fn run(
             address: settings.address.clone(),
             message: format!("cannot listen: {error}"),
         })?;
+    let agent_endpoint =
+        gateway::endpoint(&settings.address, &tls.ca, &tls.identity).map_err(|message| {
+            ControllerError::Serve {
+                address: settings.address.clone(),
+                message,
+            }
+        })?;
 
     let store_options = StoreOptions {
         check_invariants: options.check_invariants,
@@ -79,11 +87,18 @@ pub async fn run(
     );
 
     let proposer = Proposer::new(raft.clone(), state.clone());
+    let hub = Arc::new(Hub::default());
+    let agents = tokio::spawn(gateway::serve(
+        agent_endpoint.clone(),
+        hub.clone(),
+        raft.clone(),
+    ));
     let (stop_duties, duties_stopped) = watch::channel(false);
     let duties = tokio::spawn(leader::supervise(
         raft.clone(),
         proposer.clone(),
         config.clone(),
+        hub,
         duties_stopped,
     ));
     let client_service = ClientService::new(
@@ -96,6 +111,8 @@ pub async fn run(
     let served = serve(listener, &tls, raft.clone(), client_service, shutdown).await;
     let _ = stop_duties.send(true);
     let _ = duties.await;
+    agent_endpoint.close(0u32.into(), b"controller shutting down");
+    agents.abort();
     if let Err(error) = raft.shutdown().await {
         tracing::warn!("raft shutdown: {error}");
     }
@@ -143,6 +160,8 @@ struct TlsFiles {
     ca_pem: Vec<u8>,
     cert_pem: Vec<u8>,
     key_pem: Vec<u8>,
+    ca: corral_tls::load::CaCertificates,
+    identity: corral_tls::load::Identity,
 }
 
 impl TlsFiles {
@@ -169,6 +188,8 @@ impl TlsFiles {
             ca_pem: ca.pem().to_vec(),
             cert_pem: identity.chain().pem().to_vec(),
             key_pem: identity.key().pem().to_vec(),
+            ca,
+            identity,
         })
     }
 }

@@ -7,6 +7,7 @@ mod generated {
 }
 
 mod convert;
+pub mod frame;
 
 pub use convert::{
     allocation_from_wire, allocation_to_wire, job_from_wire, job_state_from_wire, job_to_wire,

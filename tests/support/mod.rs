@@ -18,6 +18,7 @@ pub const WAIT_MAX: Duration = Duration::from_secs(60);
 pub struct DevCluster {
     pub dir: tempfile::TempDir,
     pub controllers: usize,
+    pub agents: usize,
 }
 
 /// One line of `corral status`.
@@ -32,21 +33,59 @@ pub struct StatusRow {
 }
 
 impl DevCluster {
+    /// A cluster of controllers only (no agents, so no job runs).
     pub fn up(controllers: usize) -> DevCluster {
+        DevCluster::launch(controllers, 0, &[])
+    }
+
+    /// A cluster with `agents` compute nodes (node001, ...) on this machine;
+    /// `extra` goes to `corral dev up` (e.g. `--agent-gpus 2`).
+    pub fn with_agents(controllers: usize, agents: usize, extra: &[&str]) -> DevCluster {
+        let cluster = DevCluster::launch(controllers, agents, extra);
+        cluster.wait_for("every node up", || {
+            let output = cluster
+                .slurm("sinfo")
+                .args(["-h", "-N", "-o", "%N %t"])
+                .output()
+                .ok()?;
+            let text = String::from_utf8_lossy(&output.stdout).into_owned();
+            let up = text
+                .lines()
+                .filter(|line| {
+                    line.ends_with(" idle") || line.ends_with(" mix") || line.ends_with(" alloc")
+                })
+                .count();
+            (up == agents).then_some(())
+        });
+        cluster
+    }
+
+    fn launch(controllers: usize, agents: usize, extra: &[&str]) -> DevCluster {
         let dir = tempfile::Builder::new()
             .prefix("corral-test-")
             .tempdir()
             .expect("temporary directory");
-        let cluster = DevCluster { dir, controllers };
-        let output = cluster.corral(&[
+        let cluster = DevCluster {
+            dir,
+            controllers,
+            agents,
+        };
+        let dir_arg = cluster.path().to_string_lossy().into_owned();
+        let controllers_arg = controllers.to_string();
+        let agents_arg = agents.to_string();
+        let mut args = vec![
             "dev",
             "up",
             "--dir",
-            &cluster.path().to_string_lossy(),
+            &dir_arg,
             "--controllers",
-            &controllers.to_string(),
+            &controllers_arg,
+            "--agents",
+            &agents_arg,
             "--check-invariants",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let output = cluster.corral(&args);
         assert_success(&output, "corral dev up");
         cluster
     }
@@ -208,8 +247,11 @@ impl DevCluster {
 
     fn log_tails(&self) -> String {
         let mut text = String::new();
-        for id in 1..=self.controllers {
-            let path = self.path().join(format!("logs/controller-{id}.log"));
+        let names = (1..=self.controllers)
+            .map(|id| format!("controller-{id}"))
+            .chain((1..=self.agents).map(|n| format!("agent-node{n:03}")));
+        for name in names {
+            let path = self.path().join(format!("logs/{name}.log"));
             let log = std::fs::read_to_string(&path).unwrap_or_default();
             let lines: Vec<&str> = log.lines().collect();
             text.push_str(&format!("--- {} ---\n", path.display()));

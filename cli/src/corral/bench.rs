@@ -14,11 +14,13 @@
 //! | `bench/submit_latency.rs` | `sbatch` processes one after another, each timed from spawn to exit |
 //! | `bench/submit_throughput.rs` | concurrent `sbatch` processes; with `--api`, many calls in flight on few connections |
 //! | `bench/failover.rs` | leader kills under a steady submit load; every acknowledged job checked afterwards |
+//! | `bench/schedule.rs` | one scheduling pass over a big queue, in memory (no dev cluster, no `--dir`) |
 //!
 //! The jobs are held (`--hold`), so nothing would ever run them.
 
 mod failover;
 mod report;
+mod schedule;
 mod stats;
 mod submission;
 mod submit_latency;
@@ -39,6 +41,8 @@ pub enum Command {
     SubmitThroughput(submit_throughput::Args),
     /// SIGKILL the leader under a submit load: time until a new submission commits.
     Failover(failover::Args),
+    /// One scheduling pass over a big in-memory queue: milliseconds per pass.
+    Schedule(schedule::Args),
 }
 
 /// What every benchmark takes.
@@ -72,6 +76,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         Command::Failover(args) => {
             with_cluster(&args.options, |cluster| failover::run(cluster, &args))
         }
+        Command::Schedule(args) => schedule::run(&args),
     }
 }
 

@@ -46,7 +46,7 @@ pub const DEFAULT_LOG_FILTER: &str = "info,openraft=warn,openraft::replication=o
 openraft::engine::handler::replication_handler=off,sled=warn,h2=warn,tower=warn";
 
 /// Logs go to stderr; `CORRAL_LOG` takes `tracing` filter directives.
-fn init_logging() {
+pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CORRAL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     tracing_subscriber::fmt()
@@ -70,7 +70,7 @@ fn abort_on_panic() {
 }
 
 /// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut terminate), Ok(mut interrupt)) = (
         signal(SignalKind::terminate()),

@@ -6,11 +6,12 @@
 //! |---|---|
 //! | `corral.toml` | the cluster's configuration (controllers, TLS, partitions, client token) |
 //! | `root.token` | the root token (mode 0600) |
-//! | `tls/` | the cluster CA and one certificate per controller |
+//! | `tls/` | the cluster CA, one certificate per controller and one per node |
 //! | `tokens/<user>.token` | the token of the user who ran `dev up`, an administrator |
 //! | `data/controller-<id>/` | each controller's Raft log, state and snapshots |
-//! | `logs/controller-<id>.log` | each controller's log |
-//! | `run/controller-<id>.pid` | each running controller's process id |
+//! | `spool/<node>/` | each agent's journal and its jobs' supervisor files |
+//! | `logs/controller-<id>.log`, `logs/agent-<node>.log` | each process's log |
+//! | `run/controller-<id>.pid`, `run/agent-<node>.pid` | each running process's id |
 //! | `bin/` | `sbatch`, `squeue`, `scontrol`, `scancel`: links to this binary |
 //!
 //! Processes are started detached (their own session), so they outlive the
@@ -25,8 +26,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use corral_client::Client;
 use corral_config::{
-    AuthSection, ClientSection, Config, ConfigFile, ControllerEntry, PartitionEntry, RaftSection,
-    TlsSection,
+    AgentSection, AuthSection, ClientSection, Config, ConfigFile, ControllerEntry, NodeEntry,
+    PartitionEntry, RaftSection, TimeoutsSection, TlsSection,
 };
 
 use super::status;
@@ -50,6 +51,19 @@ pub enum Command {
         /// Number of controllers (odd: 3 or 5 tolerate 1 or 2 failures).
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=7))]
         controllers: u64,
+        /// Compute nodes, each run by an agent on this machine: node001, node002, ...
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=999))]
+        agents: u32,
+        /// CPUs each node claims (more than the machine has is fine, as with
+        /// Slurm's config_overrides).
+        #[arg(long, default_value_t = 4)]
+        agent_cpus: u32,
+        /// Memory each node claims, in MiB.
+        #[arg(long, default_value_t = 4096)]
+        agent_memory_mb: u64,
+        /// GPUs each node declares (none needs to exist).
+        #[arg(long, default_value_t = 0)]
+        agent_gpus: u32,
         /// Controllers check the state's invariants after every command.
         #[arg(long)]
         check_invariants: bool,
@@ -59,13 +73,13 @@ pub enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
-    /// SIGKILL a process: `leader` or `controller-ID`.
+    /// SIGKILL a process: `leader`, `controller-ID` or `agent-NODE`.
     Kill {
         #[arg(long)]
         dir: PathBuf,
         target: String,
     },
-    /// Start a stopped process again: `controller-ID`.
+    /// Start a stopped process again: `controller-ID` or `agent-NODE`.
     Start {
         #[arg(long)]
         dir: PathBuf,
@@ -78,8 +92,22 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         Command::Up {
             dir,
             controllers,
+            agents,
+            agent_cpus,
+            agent_memory_mb,
+            agent_gpus,
             check_invariants,
-        } => up(&dir, controllers, check_invariants),
+        } => {
+            let shape = Shape {
+                controllers,
+                agents,
+                agent_cpus,
+                agent_memory_mb,
+                agent_gpus,
+                check_invariants,
+            };
+            up(&dir, &shape)
+        }
         Command::Down { dir } => down(&DevDir::open(&dir)?),
         Command::Kill { dir, target } => kill(&DevDir::open(&dir)?, &target),
         Command::Start { dir, target } => start(&DevDir::open(&dir)?, &target),
@@ -89,7 +117,12 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
 /// Starts (or restarts) the dev cluster in `dir`, as `corral dev up`, and
 /// returns its configuration. For benchmarks and tools built on dev clusters.
 pub fn ensure_up(dir: &Path, controllers: u64) -> anyhow::Result<Config> {
-    up(dir, controllers, false)?;
+    let shape = Shape {
+        controllers,
+        agents: 0,
+        ..Shape::default()
+    };
+    up(dir, &shape)?;
     DevDir::open(dir)?.config()
 }
 
@@ -106,6 +139,44 @@ pub fn kill_target(dir: &Path, target: &str) -> anyhow::Result<()> {
 /// Starts `controller-ID` again, as `corral dev start`.
 pub fn start_target(dir: &Path, target: &str) -> anyhow::Result<()> {
     start(&DevDir::open(dir)?, target).map(|_| ())
+}
+
+/// A process of a dev cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Process {
+    Controller(u64),
+    Agent(String),
+}
+
+impl Process {
+    /// `controller-1`, `agent-node001`: file names and `dev kill` targets.
+    pub fn name(&self) -> String {
+        match self {
+            Process::Controller(id) => format!("controller-{id}"),
+            Process::Agent(node) => format!("agent-{node}"),
+        }
+    }
+
+    fn args(&self) -> Vec<String> {
+        match self {
+            Process::Controller(id) => vec!["controller".into(), "--id".into(), id.to_string()],
+            Process::Agent(node) => vec!["agent".into(), "--node".into(), node.clone()],
+        }
+    }
+}
+
+/// Every process a dev cluster runs: its controllers, then its agents.
+fn processes(config: &Config) -> Vec<Process> {
+    let controllers = config
+        .file
+        .controllers
+        .iter()
+        .map(|c| Process::Controller(c.id));
+    let agents = config
+        .node_definitions()
+        .into_iter()
+        .map(|node| Process::Agent(node.name));
+    controllers.chain(agents).collect()
 }
 
 /// A dev cluster's directory.
@@ -134,53 +205,51 @@ impl DevDir {
         Ok(Config::load(&self.config_path())?)
     }
 
-    fn pid_file(&self, id: u64) -> PathBuf {
-        self.root.join(format!("run/controller-{id}.pid"))
+    fn pid_file(&self, process: &Process) -> PathBuf {
+        self.root.join(format!("run/{}.pid", process.name()))
     }
 
-    fn log_file(&self, id: u64) -> PathBuf {
-        self.root.join(format!("logs/controller-{id}.log"))
+    fn log_file(&self, process: &Process) -> PathBuf {
+        self.root.join(format!("logs/{}.log", process.name()))
     }
 
-    /// The controller's process id, if it is running (and is ours).
-    fn running_pid(&self, id: u64) -> Option<i32> {
-        let pid: i32 = fs::read_to_string(self.pid_file(id))
+    /// The process's id, if it is running (and is ours).
+    fn running_pid(&self, process: &Process) -> Option<i32> {
+        let pid: i32 = fs::read_to_string(self.pid_file(process))
             .ok()?
             .trim()
             .parse()
             .ok()?;
         let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let cmdline = String::from_utf8_lossy(&cmdline);
-        let ours = cmdline.contains(&*self.config_path().to_string_lossy())
-            && cmdline.contains("controller");
-        // A zombie has exited; only its parent's wait is missing.
-        let alive = fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|stat| !stat.contains(") Z "))
-            .unwrap_or(false);
-        (ours && alive).then_some(pid)
+        let ours = cmdline.contains(&*self.config_path().to_string_lossy());
+        (ours && !exited(pid)).then_some(pid)
     }
 
-    fn spawn_controller(&self, id: u64, bootstrap: bool) -> anyhow::Result<()> {
+    fn spawn(&self, process: &Process, bootstrap: bool) -> anyhow::Result<()> {
         let exe = std::env::current_exe().context("locating the corral binary")?;
+        let log_file = self.log_file(process);
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.log_file(id))
-            .with_context(|| format!("opening {}", self.log_file(id).display()))?;
+            .open(&log_file)
+            .with_context(|| format!("opening {}", log_file.display()))?;
         let mut command = std::process::Command::new(exe);
         command
             .arg("--config")
             .arg(self.config_path())
-            .args(["controller", "--id", &id.to_string()])
+            .args(process.args())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        if bootstrap {
-            command.arg("--bootstrap");
+        if let Process::Controller(_) = process {
+            if bootstrap {
+                command.arg("--bootstrap");
+            }
+            let extra = fs::read_to_string(self.root.join(EXTRA_ARGS_FILE)).unwrap_or_default();
+            command.args(extra.split_whitespace());
         }
-        let extra = fs::read_to_string(self.root.join(EXTRA_ARGS_FILE)).unwrap_or_default();
-        command.args(extra.split_whitespace());
-        // SAFETY: setsid is async-signal-safe; it detaches the controller from
+        // SAFETY: setsid is async-signal-safe; it detaches the process from
         // our terminal and process group so it outlives this command.
         unsafe {
             std::os::unix::process::CommandExt::pre_exec(&mut command, || {
@@ -190,42 +259,101 @@ impl DevDir {
         }
         let child = command
             .spawn()
-            .with_context(|| format!("starting controller {id}"))?;
-        fs::write(self.pid_file(id), format!("{}\n", child.id()))
-            .with_context(|| format!("writing {}", self.pid_file(id).display()))?;
+            .with_context(|| format!("starting {}", process.name()))?;
+        let pid_file = self.pid_file(process);
+        fs::write(&pid_file, format!("{}\n", child.id()))
+            .with_context(|| format!("writing {}", pid_file.display()))?;
         Ok(())
     }
 
-    fn log_tail(&self, id: u64, lines: usize) -> String {
-        let text = fs::read_to_string(self.log_file(id)).unwrap_or_default();
+    fn log_tail(&self, process: &Process, lines: usize) -> String {
+        let text = fs::read_to_string(self.log_file(process)).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
     }
+
+    /// Sends `signal` and waits (up to the grace) until the process is gone.
+    fn stop(&self, process: &Process, signal: i32) -> Option<i32> {
+        let pid = self.running_pid(process)?;
+        // SAFETY: kill(2) on a process id we started and verified.
+        unsafe { libc::kill(pid, signal) };
+        let deadline = Instant::now() + Duration::from_millis(STOP_GRACE_MS);
+        while !exited(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if !exited(pid) {
+            // SAFETY: as above.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            while !exited(pid) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let _ = fs::remove_file(self.pid_file(process));
+        Some(pid)
+    }
 }
 
-fn up(dir: &Path, controllers: u64, check_invariants: bool) -> anyhow::Result<u8> {
+/// What `dev up` creates.
+#[derive(Clone, Debug)]
+pub struct Shape {
+    pub controllers: u64,
+    pub agents: u32,
+    pub agent_cpus: u32,
+    pub agent_memory_mb: u64,
+    pub agent_gpus: u32,
+    pub check_invariants: bool,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Shape {
+            controllers: 3,
+            agents: 2,
+            agent_cpus: 4,
+            agent_memory_mb: 4096,
+            agent_gpus: 0,
+            check_invariants: false,
+        }
+    }
+}
+
+/// Dev clusters notice a dead node after this long (Slurm's default is 300 s).
+pub const DEV_SLURMD_TIMEOUT_S: u64 = 10;
+pub const DEV_AGENT_HEARTBEAT_INTERVAL_MS: u64 = 1_000;
+pub const DEV_KILL_WAIT_S: u64 = 5;
+
+fn up(dir: &Path, shape: &Shape) -> anyhow::Result<u8> {
     let fresh = !dir.join(CONFIG_FILE).exists();
     if fresh {
-        create(dir, controllers, check_invariants)?;
+        create(dir, shape)?;
     }
     let dev = DevDir::open(dir)?;
     let config = dev.config()?;
-    for controller in &config.file.controllers {
-        if dev.running_pid(controller.id).is_none() {
-            let bootstrap = fresh && controller.id == config.file.controllers[0].id;
-            dev.spawn_controller(controller.id, bootstrap)?;
+    let first_controller = Process::Controller(config.file.controllers[0].id);
+    let (controllers, agents): (Vec<Process>, Vec<Process>) = processes(&config)
+        .into_iter()
+        .partition(|p| matches!(p, Process::Controller(_)));
+    for process in &controllers {
+        if dev.running_pid(process).is_none() {
+            dev.spawn(process, fresh && *process == first_controller)?;
         }
     }
     let leader = wait_for_leader(&dev, &config)?;
     if fresh {
         create_local_admin(&dev, &config)?;
     }
+    for process in &agents {
+        if dev.running_pid(process).is_none() {
+            dev.spawn(process, false)?;
+        }
+    }
     println!(
-        "Corral dev cluster {:?} is up: {} controllers, the leader is controller {} at {}.",
+        "Corral dev cluster {:?} is up: {} controllers, the leader is controller {} at {}; {} agents.",
         config.file.cluster_name,
-        config.file.controllers.len(),
+        controllers.len(),
         leader.0,
-        leader.1
+        leader.1,
+        agents.len()
     );
     println!("To use it from this shell:");
     println!("  export CORRAL_CONF={}", dev.config_path().display());
@@ -234,19 +362,24 @@ fn up(dir: &Path, controllers: u64, check_invariants: bool) -> anyhow::Result<u8
 }
 
 /// Writes certificates, tokens, links and the configuration of a new cluster.
-fn create(dir: &Path, controllers: u64, check_invariants: bool) -> anyhow::Result<()> {
-    for sub in ["tls", "tokens", "data", "logs", "run", "bin"] {
+fn create(dir: &Path, shape: &Shape) -> anyhow::Result<()> {
+    for sub in ["tls", "tokens", "data", "logs", "run", "bin", "spool"] {
         fs::create_dir_all(dir.join(sub))
             .with_context(|| format!("creating {}", dir.join(sub).display()))?;
     }
     let root = fs::canonicalize(dir)?;
-    let ports = free_ports(controllers as usize)?;
-    let ids: Vec<u64> = (1..=controllers).collect();
+    let ports = free_ports(shape.controllers as usize)?;
+    let ids: Vec<u64> = (1..=shape.controllers).collect();
     let hosts: Vec<(u64, Vec<String>)> = ids
         .iter()
         .map(|id| (*id, vec!["127.0.0.1".to_string()]))
         .collect();
-    corral_tls::certs::init_dir(&root.join("tls"), "dev", &hosts)?;
+    let tls = root.join("tls");
+    corral_tls::certs::init_dir(&tls, "dev", &hosts)?;
+    let node_names: Vec<String> = (1..=shape.agents).map(|n| format!("node{n:03}")).collect();
+    for node in &node_names {
+        corral_tls::certs::issue_node_files(&tls, node)?;
+    }
     token::write_file(&root.join("root.token"), &token::generate()?)?;
     let user = super::user::current_user_name().unwrap_or_else(|| "root".to_string());
     let file = ConfigFile {
@@ -260,12 +393,12 @@ fn create(dir: &Path, controllers: u64, check_invariants: bool) -> anyhow::Resul
                 address: format!("127.0.0.1:{port}"),
                 name: None,
                 data_dir: Some(root.join(format!("data/controller-{id}"))),
-                tls_cert: Some(root.join(format!("tls/controller-{id}.pem"))),
-                tls_key: Some(root.join(format!("tls/controller-{id}-key.pem"))),
+                tls_cert: Some(tls.join(format!("controller-{id}.pem"))),
+                tls_key: Some(tls.join(format!("controller-{id}-key.pem"))),
             })
             .collect(),
         tls: TlsSection {
-            ca: root.join("tls/ca.pem"),
+            ca: tls.join("ca.pem"),
             cert: None,
             key: None,
         },
@@ -275,7 +408,7 @@ fn create(dir: &Path, controllers: u64, check_invariants: bool) -> anyhow::Resul
         raft: RaftSection::default(),
         partitions: vec![PartitionEntry {
             name: "debug".to_string(),
-            nodes: String::new(),
+            nodes: "ALL".to_string(),
             default: true,
             max_time_minutes: None,
             state: "UP".to_string(),
@@ -284,13 +417,25 @@ fn create(dir: &Path, controllers: u64, check_invariants: bool) -> anyhow::Resul
             token_file: Some(root.join(format!("tokens/{user}.token"))),
             leader_wait_ms: None,
         },
+        nodes: node_entries(&node_names, shape),
+        timeouts: TimeoutsSection {
+            slurmd_timeout_s: DEV_SLURMD_TIMEOUT_S,
+            agent_heartbeat_interval_ms: DEV_AGENT_HEARTBEAT_INTERVAL_MS,
+            kill_wait_s: DEV_KILL_WAIT_S,
+            ..TimeoutsSection::default()
+        },
+        agent: AgentSection {
+            spool_dir: root.join("spool/{node}"),
+            tls_cert: tls.join("node-{node}.pem"),
+            tls_key: tls.join("node-{node}-key.pem"),
+        },
     };
     let text = toml::to_string(&file).context("writing the configuration")?;
     let config_path = root.join(CONFIG_FILE);
     fs::write(&config_path, format!("# Written by corral dev up.\n{text}"))
         .with_context(|| format!("writing {}", config_path.display()))?;
     Config::load(&config_path)?;
-    let extra = if check_invariants {
+    let extra = if shape.check_invariants {
         "--check-invariants\n"
     } else {
         ""
@@ -298,6 +443,24 @@ fn create(dir: &Path, controllers: u64, check_invariants: bool) -> anyhow::Resul
     fs::write(root.join(EXTRA_ARGS_FILE), extra)?;
     link_commands(&root.join("bin"))?;
     Ok(())
+}
+
+/// One `[[node]]` entry for all the dev nodes.
+fn node_entries(names: &[String], shape: &Shape) -> Vec<NodeEntry> {
+    if names.is_empty() {
+        return Vec::new();
+    }
+    vec![NodeEntry {
+        names: corral_state::hostlist::compress(names),
+        cpus: shape.agent_cpus,
+        memory_mb: shape.agent_memory_mb,
+        gpus: shape.agent_gpus,
+        gpu_model: if shape.agent_gpus > 0 {
+            "declared".to_string()
+        } else {
+            String::new()
+        },
+    }]
 }
 
 fn link_commands(bin: &Path) -> anyhow::Result<()> {
@@ -370,10 +533,11 @@ fn wait_for_leader(dev: &DevDir, config: &Config) -> anyhow::Result<(u64, String
                 .controllers
                 .iter()
                 .map(|c| {
+                    let process = Process::Controller(c.id);
                     format!(
                         "--- {} ---\n{}",
-                        dev.log_file(c.id).display(),
-                        dev.log_tail(c.id, 15)
+                        dev.log_file(&process).display(),
+                        dev.log_tail(&process, 15)
                     )
                 })
                 .collect();
@@ -433,87 +597,60 @@ fn exited(pid: i32) -> bool {
 
 fn down(dev: &DevDir) -> anyhow::Result<u8> {
     let config = dev.config()?;
-    let running: Vec<(u64, i32)> = config
-        .file
-        .controllers
-        .iter()
-        .filter_map(|c| dev.running_pid(c.id).map(|pid| (c.id, pid)))
-        .collect();
-    for (_, pid) in &running {
-        // SAFETY: plain kill(2) on a process id we started and verified.
-        unsafe { libc::kill(*pid, libc::SIGTERM) };
+    // Agents first, so no agent outlives the controllers it reports to for
+    // long; their jobs keep running under their supervisors.
+    let mut all = processes(&config);
+    all.reverse();
+    for process in &all {
+        if let Some(pid) = dev.running_pid(process) {
+            // SAFETY: kill(2) on a process id we started and verified.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
     }
-    let deadline = Instant::now() + Duration::from_millis(STOP_GRACE_MS);
-    for (id, pid) in running {
-        while !exited(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if dev.running_pid(id).is_some() {
-            // SAFETY: as above.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            while !exited(pid) {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-        let _ = fs::remove_file(dev.pid_file(id));
+    for process in &all {
+        dev.stop(process, libc::SIGTERM);
     }
     println!("Corral dev cluster in {} stopped.", dev.root.display());
     Ok(0)
 }
 
-/// `controller-ID` to the controller's id.
-fn controller_target(config: &Config, target: &str) -> anyhow::Result<u64> {
-    let id = target
-        .strip_prefix("controller-")
-        .and_then(|id| id.parse::<u64>().ok())
-        .filter(|id| config.controller(*id).is_some());
-    id.with_context(|| {
-        let known: Vec<String> = config
-            .file
-            .controllers
-            .iter()
-            .map(|c| format!("controller-{}", c.id))
-            .collect();
-        format!(
-            "unknown target {target:?}: expected leader or one of {}",
-            known.join(", ")
-        )
-    })
+/// `leader`, `controller-ID` or `agent-NODE` to a process of this cluster.
+fn target(config: &Config, target: &str) -> anyhow::Result<Process> {
+    if target == "leader" {
+        let (id, _) = find_leader(config)?.context("no leader is known right now")?;
+        return Ok(Process::Controller(id));
+    }
+    let all = processes(config);
+    all.iter()
+        .find(|process| process.name() == target)
+        .cloned()
+        .with_context(|| {
+            let known: Vec<String> = all.iter().map(Process::name).collect();
+            format!(
+                "unknown target {target:?}: expected leader or one of {}",
+                known.join(", ")
+            )
+        })
 }
 
-fn kill(dev: &DevDir, target: &str) -> anyhow::Result<u8> {
+fn kill(dev: &DevDir, name: &str) -> anyhow::Result<u8> {
     let config = dev.config()?;
-    let id = if target == "leader" {
-        find_leader(&config)?
-            .context("no leader is known right now")?
-            .0
-    } else {
-        controller_target(&config, target)?
-    };
+    let process = target(&config, name)?;
     let pid = dev
-        .running_pid(id)
-        .with_context(|| format!("controller-{id} is not running"))?;
-    // SAFETY: kill(2) on a process id we started and verified.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    // Return only once it is gone, so that a `dev start` right after finds
-    // its port free.
-    let deadline = Instant::now() + Duration::from_millis(STOP_GRACE_MS);
-    while !exited(pid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = fs::remove_file(dev.pid_file(id));
-    println!("controller-{id} (pid {pid}) killed");
+        .stop(&process, libc::SIGKILL)
+        .with_context(|| format!("{} is not running", process.name()))?;
+    println!("{} (pid {pid}) killed", process.name());
     Ok(0)
 }
 
-fn start(dev: &DevDir, target: &str) -> anyhow::Result<u8> {
+fn start(dev: &DevDir, name: &str) -> anyhow::Result<u8> {
     let config = dev.config()?;
-    let id = controller_target(&config, target)?;
-    if let Some(pid) = dev.running_pid(id) {
-        println!("controller-{id} is already running (pid {pid})");
+    let process = target(&config, name)?;
+    if let Some(pid) = dev.running_pid(&process) {
+        println!("{} is already running (pid {pid})", process.name());
         return Ok(0);
     }
-    dev.spawn_controller(id, false)?;
-    println!("controller-{id} started");
+    dev.spawn(&process, false)?;
+    println!("{} started", process.name());
     Ok(0)
 }

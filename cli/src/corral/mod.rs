@@ -1,5 +1,6 @@
 //! `corral`: the controller daemon, administration and the dev cluster.
 
+mod agent;
 mod bench;
 mod certs;
 mod controller;
@@ -30,6 +31,8 @@ struct Cli {
 enum Command {
     /// Run a controller daemon.
     Controller(controller::Args),
+    /// Run a compute node's agent.
+    Agent(agent::Args),
     /// Create the cluster CA and certificates.
     #[command(subcommand)]
     Certs(certs::Command),
@@ -44,6 +47,12 @@ enum Command {
     /// Benchmarks: each prints median, min and max over repeated runs and writes JSON.
     #[command(subcommand)]
     Bench(bench::Command),
+    /// Supervises one batch job (started by the agent, never by hand).
+    #[command(hide = true)]
+    JobSupervisor {
+        #[arg(long)]
+        spool: PathBuf,
+    },
 }
 
 pub fn main(args: Vec<String>) -> u8 {
@@ -57,6 +66,7 @@ pub fn main(args: Vec<String>) -> u8 {
     let config_path = cli.config.clone().unwrap_or_else(Config::default_path);
     let result = match cli.command {
         Command::Controller(args) => controller::run(&config_path, args),
+        Command::Agent(args) => agent::run(&config_path, args),
         Command::Certs(command) => certs::run(command),
         Command::User(command) => {
             runtime().and_then(|rt| rt.block_on(user::run(&config_path, command)))
@@ -64,6 +74,9 @@ pub fn main(args: Vec<String>) -> u8 {
         Command::Status => runtime().and_then(|rt| rt.block_on(status::run(&config_path))),
         Command::Dev(command) => dev::run(command),
         Command::Bench(command) => bench::run(command),
+        Command::JobSupervisor { spool } => {
+            return u8::try_from(corral_agent::supervisor::main(&spool)).unwrap_or(1)
+        }
     };
     match result {
         Ok(code) => code,

@@ -54,6 +54,11 @@ pub fn fetch(
         .iter()
         .filter_map(|job| group_name(job.gid).map(|name| (job.gid, name)))
         .collect();
+    context.node_names = jobs
+        .iter()
+        .filter(|job| job.state != corral_state::JobState::Pending)
+        .filter_map(|job| job.allocation.as_ref().map(|a| (job.id, a.node_names())))
+        .collect();
     Ok((jobs, context))
 }
 

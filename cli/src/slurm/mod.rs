@@ -6,6 +6,7 @@
 //! Slurm's exit code.
 
 mod connection;
+pub use connection::host_name;
 mod jobs;
 mod sbatch;
 mod scancel;

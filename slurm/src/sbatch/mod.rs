@@ -15,7 +15,8 @@
 //!    overriding the one before; then Slurm's consistency checks.
 //!
 //! Options Corral implements: `-J -p -t -c -n -N --mem -o -e -i -D -H
-//! --parsable --wrap -h --usage -V -Q -v`. Every other sbatch option is
+//! --parsable --wrap -h --usage -V -Q -v --gres=gpu:N -G/--gpus
+//! --gpus-per-node --requeue --no-requeue`. Every other sbatch option is
 //! recognised (so it is never "unrecognized") and refused with
 //! `sbatch: error: --<option> is not supported by Corral yet`, exit 1.
 
@@ -157,6 +158,11 @@ struct Settings {
     hold: bool,
     parsable: bool,
     verbose: u32,
+    /// `--gres=gpu:N` and `--gpus-per-node`.
+    gpus_per_node: Option<u32>,
+    /// `--gpus`: for the whole job.
+    gpus_total: Option<u32>,
+    requeue: Option<bool>,
 }
 
 impl Settings {
@@ -188,6 +194,13 @@ impl Settings {
             SbatchKey::Chdir => self.chdir = Some(text),
             SbatchKey::Hold => self.hold = true,
             SbatchKey::Parsable => self.parsable = true,
+            SbatchKey::Gres => self.gpus_per_node = Some(parse_gres(&text)?),
+            SbatchKey::GpusPerNode => {
+                self.gpus_per_node = Some(parse_gpu_count("--gpus-per-node", &text)?)
+            }
+            SbatchKey::Gpus => self.gpus_total = Some(parse_gpu_count("--gpus", &text)?),
+            SbatchKey::Requeue => self.requeue = Some(true),
+            SbatchKey::NoRequeue => self.requeue = Some(false),
             SbatchKey::Unsupported(name) => {
                 return Err(failure(
                     &format!("--{name} is not supported by Corral yet"),
@@ -337,6 +350,7 @@ pub fn build_request(
         ));
     }
     let (min_nodes, max_nodes, ntasks) = task_layout(&settings, &mut warnings)?;
+    let gpus_per_node = gpus_per_node(&settings, min_nodes)?;
     let job_name = settings.job_name.clone().unwrap_or_else(|| {
         match (&command_line.wrap, &command_line.script_path) {
             (Some(_), _) => "wrap".to_string(),
@@ -358,6 +372,8 @@ pub fn build_request(
         stdin: settings.stdin,
         chdir: settings.chdir,
         hold: settings.hold,
+        gpus_per_node,
+        requeue: settings.requeue.unwrap_or(false),
         parsable: settings.parsable,
         quiet: command_line.quiet,
         verbose: settings.verbose,
@@ -477,3 +493,59 @@ pub fn invalid_partition_error(partition: &str) -> SlurmError {
 
 #[cfg(test)]
 mod tests;
+
+/// `--gres=gpu[:type]:N[,...]`: GPUs per node. Other generic resources are
+/// not supported yet, and say so.
+fn parse_gres(text: &str) -> Result<u32, SlurmError> {
+    let invalid = || {
+        failure(
+            "Invalid generic resource (gres) specification",
+            EXIT_FAILURE,
+        )
+    };
+    let mut gpus = None;
+    for item in text.split(',').filter(|item| !item.is_empty()) {
+        let mut parts = item.split(':');
+        let name = parts.next().unwrap_or_default();
+        if name != "gpu" {
+            return Err(failure(
+                &format!("--gres={name} is not supported by Corral yet (only gpu)"),
+                EXIT_FAILURE,
+            ));
+        }
+        let rest: Vec<&str> = parts.collect();
+        let count = match rest.as_slice() {
+            [] => 1,
+            [count] | [_, count] => count.parse::<u32>().map_err(|_| invalid())?,
+            _ => return Err(invalid()),
+        };
+        if gpus.replace(count).is_some() {
+            return Err(invalid());
+        }
+    }
+    gpus.ok_or_else(invalid)
+}
+
+/// `N` or `type:N` for `--gpus` and `--gpus-per-node`.
+fn parse_gpu_count(option: &str, text: &str) -> Result<u32, SlurmError> {
+    let count = text.rsplit(':').next().unwrap_or(text);
+    count
+        .parse::<u32>()
+        .map_err(|_| failure(&format!("Invalid {option} specification"), EXIT_FAILURE))
+}
+
+/// GPUs on each node: `--gpus-per-node`/`--gres`, or `--gpus` spread
+/// evenly over the job's nodes.
+fn gpus_per_node(settings: &Settings, nodes: u32) -> Result<u32, SlurmError> {
+    match (settings.gpus_per_node, settings.gpus_total) {
+        (Some(per_node), _) => Ok(per_node),
+        (None, None) => Ok(0),
+        (None, Some(total)) if total % nodes.max(1) == 0 => Ok(total / nodes.max(1)),
+        (None, Some(total)) => Err(failure(
+            &format!(
+                "--gpus={total} over {nodes} nodes is not supported by Corral yet (use --gpus-per-node)"
+            ),
+            EXIT_FAILURE,
+        )),
+    }
+}

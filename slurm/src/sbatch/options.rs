@@ -27,6 +27,11 @@ pub enum SbatchKey {
     Version,
     Quiet,
     Verbose,
+    Gres,
+    Gpus,
+    GpusPerNode,
+    Requeue,
+    NoRequeue,
     /// A real sbatch option Corral does not implement yet, by its canonical
     /// long name (aliases such as `--tasks-per-node` share it).
     Unsupported(&'static str),
@@ -101,11 +106,11 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
     refused("gid", None, Required),
     refused("gpu-bind", None, Required),
     refused("gpu-freq", None, Required),
-    refused("gpus", Some('G'), Required),
-    refused("gpus-per-node", None, Required),
+    implemented("gpus", Some('G'), Required, K::Gpus),
+    implemented("gpus-per-node", None, Required, K::GpusPerNode),
     refused("gpus-per-socket", None, Required),
     refused("gpus-per-task", None, Required),
-    refused("gres", None, Required),
+    implemented("gres", None, Required, K::Gres),
     refused("gres-flags", None, Required),
     implemented("help", Some('h'), No, K::Help),
     refused("hint", None, Required),
@@ -126,7 +131,7 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
     refused("network", None, Required),
     refused("nice", None, Optional),
     refused("no-kill", Some('k'), Optional),
-    refused("no-requeue", None, No),
+    implemented("no-requeue", None, No, K::NoRequeue),
     refused("nodefile", Some('F'), Required),
     refused("nodelist", Some('w'), Required),
     implemented("nodes", Some('N'), Required, K::Nodes),
@@ -150,7 +155,7 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
     refused("qos", Some('q'), Required),
     implemented("quiet", Some('Q'), No, K::Quiet),
     refused("reboot", None, No),
-    refused("requeue", None, No),
+    implemented("requeue", None, No, K::Requeue),
     refused("reservation", None, Required),
     refused("signal", None, Required),
     refused("sockets-per-node", None, Required),
@@ -270,8 +275,8 @@ mod tests {
             .map(|d| d.key)
             .filter(|k| !matches!(k, SbatchKey::Unsupported(_)))
             .collect();
-        assert_eq!(implemented.len(), 19);
+        assert_eq!(implemented.len(), 24);
         let unique: HashSet<String> = implemented.iter().map(|k| format!("{k:?}")).collect();
-        assert_eq!(unique.len(), 19);
+        assert_eq!(unique.len(), 24);
     }
 }

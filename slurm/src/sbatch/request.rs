@@ -39,6 +39,10 @@ pub struct SbatchRequest {
     pub script_arguments: Vec<String>,
     /// Lines sbatch prints on stderr even though it goes on.
     pub warnings: Vec<String>,
+    /// GPUs on each node (`--gres=gpu:N`, `--gpus-per-node`, `--gpus`).
+    pub gpus_per_node: u32,
+    /// `--requeue`: back to the queue if a node fails.
+    pub requeue: bool,
     /// `SBATCH_*` variables that were set but belong to options Corral does
     /// not implement; they had no effect.
     pub ignored_environment: Vec<String>,
@@ -82,8 +86,8 @@ impl SbatchRequest {
             environment,
             hold: self.hold,
             submit_host: submit_host.to_string(),
-            gpus_per_node: 0,
-            requeue: false,
+            gpus_per_node: self.gpus_per_node,
+            requeue: self.requeue,
         }
     }
 

@@ -179,7 +179,8 @@ const ERROR_CASES: &[ErrorCase] = &[
     (&["sbatch", "--exclusive", "x.sh"], &[], TRUE_SH, &["sbatch: error: --exclusive is not supported by Corral yet"], 1),
     (&["sbatch", "--tasks-per-node=2", "x.sh"], &[], TRUE_SH, &["sbatch: error: --ntasks-per-node is not supported by Corral yet"], 1),
     (&["sbatch", "--dep", "afterok:1", "x.sh"], &[], TRUE_SH, &["sbatch: error: --dependency is not supported by Corral yet"], 1),
-    (&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH --gres=gpu:1\n", &["sbatch: error: --gres is not supported by Corral yet"], 1),
+    (&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH --gres=nic:1\n", &["sbatch: error: --gres=nic is not supported by Corral yet (only gpu)"], 1),
+    (&["sbatch", "--gres=gpu:x", "x.sh"], &[], "#!/bin/sh\n", &["sbatch: error: Invalid generic resource (gres) specification"], 1),
     // Malformed directives.
     (&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH --bogus\n",
      &["sbatch: unrecognized option '--bogus'", "Try \"sbatch --help\" for more information"], 255),
@@ -474,4 +475,41 @@ proptest! {
             Err(error) => prop_assert!(error.exit_code == 1 || error.exit_code == 255),
         }
     }
+}
+
+#[test]
+fn gpus_and_requeue_reach_the_job() {
+    let request = ok(
+        &["sbatch", "--gres=gpu:2", "--requeue", "x.sh"],
+        &[],
+        "#!/bin/sh\n",
+    );
+    assert_eq!((request.gpus_per_node, request.requeue), (2, true));
+    let request = ok(
+        &["sbatch", "-N", "2", "--gpus=4", "x.sh"],
+        &[],
+        "#!/bin/sh\n#SBATCH --requeue\n",
+    );
+    assert_eq!(request.gpus_per_node, 2);
+    let request = ok(
+        &["sbatch", "--no-requeue", "x.sh"],
+        &[],
+        "#!/bin/sh\n#SBATCH --requeue\n",
+    );
+    assert!(!request.requeue, "the command line wins over the script");
+    let request = ok(
+        &["sbatch", "--gpus-per-node=a100:3", "x.sh"],
+        &[],
+        "#!/bin/sh\n",
+    );
+    assert_eq!(request.gpus_per_node, 3);
+    let spec =
+        ok(&["sbatch", "--gres=gpu", "x.sh"], &[], "#!/bin/sh\n").to_job_spec("/w", vec![], "h");
+    assert_eq!(spec.gpus_per_node, 1);
+    let (lines, _) = fails(
+        &["sbatch", "-N", "2", "--gpus=3", "x.sh"],
+        &[],
+        "#!/bin/sh\n",
+    );
+    assert!(lines[0].contains("--gpus=3 over 2 nodes"), "{lines:?}");
 }

@@ -1,0 +1,157 @@
+//! The agent daemon (`corral agent --node NAME`): checks its certificate,
+//! finds its resources, opens its journal, and keeps a session with the
+//! leader, wherever the leader is.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use corral_config::{Config, ConfigError};
+use corral_state::NodeResources;
+
+use crate::resources::{self, ResourceOverrides};
+use crate::runner::{Runner, RunnerConfig};
+use crate::session::{
+    self, SessionContext, SessionEnd, RECONNECT_BACKOFF_MAX_MS, RECONNECT_BACKOFF_MIN_MS,
+};
+
+/// A session that lasted this long was a real one: reconnect at once.
+pub const SESSION_STABLE_MS: u64 = 5_000;
+
+pub struct AgentOptions {
+    pub config: Config,
+    pub node: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Tls(String),
+    #[error("{0}")]
+    Resources(String),
+    #[error("the journal: {0}")]
+    Journal(String),
+}
+
+/// Runs the agent until `shutdown` completes. Jobs keep running after it
+/// returns: each has its own supervisor.
+pub async fn run(
+    options: AgentOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), AgentError> {
+    let config = &options.config;
+    let settings = config.agent_settings(&options.node)?;
+    let tls_error = |error: corral_tls::load::LoadError| AgentError::Tls(error.to_string());
+    let ca = corral_tls::load::load_ca_certificates(&settings.tls_ca).map_err(tls_error)?;
+    let identity = corral_tls::load::load_identity(&settings.tls_cert, &settings.tls_key)
+        .map_err(tls_error)?;
+    let named = identity
+        .chain()
+        .certs()
+        .first()
+        .and_then(corral_tls::identity::node_name_of);
+    if named.as_deref() != Some(options.node.as_str()) {
+        return Err(AgentError::Tls(format!(
+            "{}: the certificate names {} but this is node {}",
+            settings.tls_cert.display(),
+            named.map_or("no node".to_string(), |name| format!("node {name}")),
+            options.node
+        )));
+    }
+    let resources = node_resources(config, &options.node)?;
+    let mut runner_config = RunnerConfig::new(&settings.spool_dir)
+        .map_err(|error| AgentError::Journal(error.to_string()))?;
+    runner_config.kill_wait_ms = config.file.timeouts.kill_wait_s * 1000;
+    let runner =
+        Runner::open(runner_config).map_err(|error| AgentError::Journal(error.to_string()))?;
+    let endpoint = session::client_endpoint(&ca, &identity).map_err(AgentError::Tls)?;
+    tracing::info!(
+        node = %options.node,
+        cpus = resources.cpus,
+        memory_mb = resources.memory_mb,
+        gpus = resources.gpus.len(),
+        spool = %settings.spool_dir.display(),
+        "agent started"
+    );
+    let context = SessionContext {
+        node: options.node.clone(),
+        cluster_name: config.file.cluster_name.clone(),
+        resources,
+        heartbeat_interval: Duration::from_millis(config.file.timeouts.agent_heartbeat_interval_ms),
+        runner: Arc::new(runner),
+    };
+    let controllers: Vec<String> = config
+        .file
+        .controllers
+        .iter()
+        .map(|c| c.address.clone())
+        .collect();
+    tokio::select! {
+        _ = stay_attached(&endpoint, &controllers, &context) => {}
+        _ = shutdown => tracing::info!("agent stopping; its jobs keep running"),
+    }
+    endpoint.close(0u32.into(), b"agent stopping");
+    Ok(())
+}
+
+/// Keeps a session with the leader forever: follows redirects, tries the
+/// controllers in turn, and backs off while none answers.
+async fn stay_attached(
+    endpoint: &quinn::Endpoint,
+    controllers: &[String],
+    context: &SessionContext,
+) {
+    let mut next = 0;
+    let mut redirect: Option<String> = None;
+    let mut backoff = Duration::from_millis(RECONNECT_BACKOFF_MIN_MS);
+    loop {
+        let target = redirect.take().unwrap_or_else(|| {
+            next += 1;
+            controllers[(next - 1) % controllers.len()].clone()
+        });
+        let started = Instant::now();
+        match session::run(endpoint, &target, context).await {
+            SessionEnd::Redirect(leader) => {
+                tracing::debug!(from = %target, to = %leader, "redirected to the leader");
+                redirect = Some(leader);
+                continue;
+            }
+            SessionEnd::Lost(reason) => {
+                if started.elapsed() >= Duration::from_millis(SESSION_STABLE_MS) {
+                    tracing::warn!(controller = %target, "session with the leader lost: {reason}");
+                    backoff = Duration::from_millis(RECONNECT_BACKOFF_MIN_MS);
+                } else {
+                    tracing::debug!(controller = %target, "no session: {reason}");
+                }
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_millis(RECONNECT_BACKOFF_MAX_MS));
+    }
+}
+
+/// What the node has: detected, with the configuration's declaration (if
+/// any) taking precedence, so that GPUs can be declared where none exist.
+fn node_resources(config: &Config, node: &str) -> Result<NodeResources, AgentError> {
+    let detected = resources::detect().map_err(|error| AgentError::Resources(error.to_string()))?;
+    let declared = config
+        .node_definitions()
+        .into_iter()
+        .find(|definition| definition.name == node);
+    let overrides = match &declared {
+        Some(definition) => ResourceOverrides {
+            cpus: Some(definition.resources.cpus),
+            memory_mb: Some(definition.resources.memory_mb),
+            gpu_count: Some(definition.resources.gpus.len() as u32),
+            gpu_model: definition
+                .resources
+                .gpus
+                .first()
+                .map(|gpu| gpu.model.clone()),
+        },
+        None => ResourceOverrides::default(),
+    };
+    Ok(resources::node_resources(&detected, &overrides))
+}

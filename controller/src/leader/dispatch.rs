@@ -1,0 +1,345 @@
+//! Between the state and the agents: launches for running jobs and
+//! cancellations for cancelled ones are sent (and sent again until the
+//! agent confirms or the job moves on); job ends reported by agents are
+//! proposed as `JobFinished` and acknowledged once committed.
+//!
+//! Everything here is rebuilt from the state and from what agents report
+//! when they attach: a new leader sends a launch again, and the agent's
+//! journal makes sure the script still starts only once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use corral_proto as wire;
+use corral_state::{
+    AllocationId, ClusterState, Command, ExitStatus, FinishCause, Job, JobId, JobState,
+    NodeAvailability, NodeResources, Outcome, Rejection,
+};
+use tokio::sync::Semaphore;
+
+use super::nodes::Heartbeats;
+use super::Duties;
+use crate::gateway::AgentEvent;
+
+/// A launch or cancellation not confirmed is sent again after this long.
+pub const RESEND_MS: u64 = 3_000;
+/// Dispatch passes are at least this far apart.
+pub const DISPATCH_INTERVAL_MIN_MS: u64 = 20;
+/// Job ends being proposed at once.
+pub const ENDS_IN_FLIGHT_MAX: usize = 256;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Launch,
+    Cancel,
+}
+
+type Key = (JobId, AllocationId);
+
+pub(super) struct Dispatcher {
+    duties: Duties,
+    /// Launches an agent has confirmed recording: never sent again.
+    recorded: HashSet<Key>,
+    sent: HashMap<(Key, Kind), Instant>,
+    dirty: bool,
+    last_dispatch: Option<Instant>,
+    ends_in_flight: Arc<Semaphore>,
+}
+
+impl Dispatcher {
+    pub fn new(duties: Duties) -> Dispatcher {
+        Dispatcher {
+            duties,
+            recorded: HashSet::new(),
+            sent: HashMap::new(),
+            dirty: true,
+            last_dispatch: None,
+            ends_in_flight: Arc::new(Semaphore::new(ENDS_IN_FLIGHT_MAX)),
+        }
+    }
+
+    pub fn state_changed(&mut self) {
+        self.dirty = true;
+    }
+
+    pub fn started(&mut self, _started: Vec<(JobId, AllocationId)>) {
+        self.dirty = true;
+        self.last_dispatch = None;
+    }
+
+    pub async fn handle(&mut self, event: AgentEvent, _heartbeats: &mut Heartbeats) {
+        match event {
+            AgentEvent::Attached {
+                node,
+                resources,
+                running,
+                ..
+            } => {
+                self.register_if_needed(&node, resources).await;
+                self.recorded.extend(running);
+                self.dirty = true;
+                self.last_dispatch = None;
+            }
+            AgentEvent::Launched {
+                job_id,
+                allocation_id,
+                ..
+            } => {
+                self.recorded.insert((job_id, allocation_id));
+            }
+            AgentEvent::Ended {
+                node,
+                job_id,
+                allocation_id,
+                exit_status,
+                cause,
+                message,
+            } => {
+                if !message.is_empty() {
+                    tracing::warn!(%node, job = job_id, "job could not start: {message}");
+                }
+                self.recorded.remove(&(job_id, allocation_id));
+                self.propose_end(node, job_id, allocation_id, exit_status, cause)
+                    .await;
+            }
+            AgentEvent::Heartbeat { .. } | AgentEvent::Detached { .. } => {}
+        }
+    }
+
+    /// A node attaching is up; a node the file does not declare takes the
+    /// resources its agent reports.
+    async fn register_if_needed(&self, node: &str, resources: NodeResources) {
+        let needed = self
+            .duties
+            .proposer
+            .state()
+            .read(|state| match state.node(node) {
+                None => true,
+                Some(known) => {
+                    known.availability != NodeAvailability::Up
+                        || (!known.declared && known.resources != resources)
+                }
+            });
+        if !needed {
+            return;
+        }
+        let result = self
+            .duties
+            .proposer
+            .propose(|now_ms| Command::RegisterNode {
+                name: node.to_string(),
+                resources,
+                now_ms,
+            })
+            .await;
+        match result {
+            Ok(Outcome::Done) => tracing::info!(%node, "node registered"),
+            Ok(other) => tracing::warn!(%node, ?other, "node registration refused"),
+            Err(status) => {
+                tracing::warn!(%node, "node registration not committed: {}", status.message())
+            }
+        }
+    }
+
+    /// Proposes a job's end without holding up the duties loop, and tells
+    /// the agent once it is committed (or known already).
+    async fn propose_end(
+        &self,
+        node: String,
+        job_id: JobId,
+        allocation_id: AllocationId,
+        exit_status: ExitStatus,
+        cause: FinishCause,
+    ) {
+        let Ok(permit) = self.ends_in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let duties = self.duties.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let result = duties
+                .proposer
+                .propose(|now_ms| Command::JobFinished {
+                    job_id,
+                    allocation_id,
+                    exit_status,
+                    cause,
+                    now_ms,
+                })
+                .await;
+            let recorded = match result {
+                Ok(Outcome::Done) => true,
+                Ok(Outcome::Rejected(Rejection::StaleAllocation(_))) => true,
+                Ok(Outcome::Rejected(Rejection::InvalidJobId(_))) => {
+                    tracing::warn!(%node, job = job_id, allocation = %allocation_id, "agent reported the end of a job it was never given; ignored");
+                    true
+                }
+                Ok(other) => {
+                    tracing::warn!(%node, job = job_id, ?other, "job end refused");
+                    true
+                }
+                Err(_) => false,
+            };
+            if recorded {
+                let acknowledgement = wire::ControllerMessage {
+                    body: Some(wire::controller_message::Body::EndRecorded(
+                        wire::JobAllocationRef {
+                            job_id,
+                            allocation_id: allocation_id.0,
+                        },
+                    )),
+                };
+                duties.hub.send(&node, acknowledgement);
+            }
+        });
+    }
+
+    /// Sends every launch and cancellation that is due.
+    pub fn dispatch_if_due(&mut self) {
+        let due = match self.last_dispatch {
+            None => true,
+            Some(at) if self.dirty => {
+                at.elapsed() >= Duration::from_millis(DISPATCH_INTERVAL_MIN_MS)
+            }
+            Some(at) => at.elapsed() >= Duration::from_millis(RESEND_MS),
+        };
+        if !due {
+            return;
+        }
+        self.dirty = false;
+        self.last_dispatch = Some(Instant::now());
+        let attached: HashSet<String> = self.duties.hub.attached_nodes().into_iter().collect();
+        if attached.is_empty() {
+            return;
+        }
+        let cluster_name = self.duties.config.file.cluster_name.clone();
+        let recorded = &self.recorded;
+        let (candidates, active) = self.duties.proposer.state().read(|state| {
+            let mut candidates = Vec::new();
+            let mut active = HashSet::new();
+            for job in state.all_jobs() {
+                if !matches!(job.state, JobState::Running | JobState::Completing) {
+                    continue;
+                }
+                if let Some(allocation) = &job.allocation {
+                    active.insert((job.id, allocation.id));
+                }
+                candidates.extend(message_for(state, job, &cluster_name, &attached, recorded));
+            }
+            (candidates, active)
+        });
+        // Forget what no longer concerns an active job.
+        self.recorded.retain(|key| active.contains(key));
+        self.sent.retain(|(key, _), _| active.contains(key));
+        let now = Instant::now();
+        for (node, key, kind, message) in candidates {
+            let recently = self
+                .sent
+                .get(&(key, kind))
+                .is_some_and(|at| now.duration_since(*at) < Duration::from_millis(RESEND_MS));
+            if recently {
+                continue;
+            }
+            if self.duties.hub.send(&node, message) {
+                self.sent.insert((key, kind), now);
+            }
+        }
+    }
+}
+
+/// What the batch node of an active job should be told, if anything.
+fn message_for(
+    state: &ClusterState,
+    job: &Job,
+    cluster_name: &str,
+    attached: &HashSet<String>,
+    recorded: &HashSet<Key>,
+) -> Option<(String, Key, Kind, wire::ControllerMessage)> {
+    let allocation = job.allocation.as_ref()?;
+    let batch_node = &allocation.shares.first()?.node;
+    if !attached.contains(batch_node) {
+        return None;
+    }
+    let key = (job.id, allocation.id);
+    let (kind, body) = match job.state {
+        JobState::Completing if job.cancelled_by_uid.is_some() => (
+            Kind::Cancel,
+            wire::controller_message::Body::Signal(wire::SignalJob {
+                job_id: job.id,
+                allocation_id: allocation.id.0,
+                cancel: true,
+                signal: 0,
+            }),
+        ),
+        JobState::Running if !recorded.contains(&key) => (
+            Kind::Launch,
+            wire::controller_message::Body::Launch(launch_message(
+                state,
+                job,
+                batch_node,
+                cluster_name,
+            )),
+        ),
+        _ => return None,
+    };
+    Some((
+        batch_node.clone(),
+        key,
+        kind,
+        wire::ControllerMessage { body: Some(body) },
+    ))
+}
+
+fn launch_message(
+    state: &ClusterState,
+    job: &Job,
+    node: &str,
+    cluster_name: &str,
+) -> wire::LaunchJob {
+    let allocation = job
+        .allocation
+        .as_ref()
+        .expect("active jobs hold an allocation");
+    let share = allocation
+        .share_on(node)
+        .expect("the batch node is in the allocation");
+    let partition_limit = state
+        .partition(&job.partition)
+        .and_then(|p| p.max_time_minutes);
+    let spec = &job.spec;
+    wire::LaunchJob {
+        job_id: job.id,
+        allocation_id: allocation.id.0,
+        job_name: spec.name.clone(),
+        partition: job.partition.clone(),
+        cluster_name: cluster_name.to_string(),
+        user: job.user.clone(),
+        uid: job.uid,
+        gid: job.gid,
+        work_dir: spec.work_dir.clone(),
+        script: spec.script.clone(),
+        arguments: spec.arguments.clone(),
+        environment: spec
+            .environment
+            .iter()
+            .map(|(name, value)| wire::EnvironmentVariable {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        stdout_pattern: spec.stdout_pattern.clone(),
+        stderr_pattern: spec.stderr_pattern.clone(),
+        stdin_path: spec.stdin_path.clone(),
+        submit_host: spec.submit_host.clone(),
+        nodes: allocation.node_names(),
+        ntasks: spec.ntasks,
+        cpus_per_task: spec.cpus_per_task,
+        cpus_on_node: share.cpus,
+        memory_per_node_mb: spec.memory_per_node_mb,
+        gpus: share.gpus.clone(),
+        time_limit_minutes: job.time_limit_minutes(partition_limit),
+        cpus_per_node: allocation.shares.iter().map(|s| s.cpus).collect(),
+        requeue_count: job.requeue_count,
+    }
+}

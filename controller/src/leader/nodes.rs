@@ -1,0 +1,86 @@
+//! Heartbeats: kept in the leader's memory only, never replicated. A node
+//! not heard from for `slurmd_timeout` is proposed down. A new leader knows
+//! nothing of the last heartbeats, so every node gets a full timeout of
+//! grace from the start of the term.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use corral_state::{Command, NodeAvailability};
+
+use super::Duties;
+use crate::gateway::AgentEvent;
+
+/// The reason Slurm gives a node that stopped answering.
+pub const NOT_RESPONDING_REASON: &str = "Not responding";
+
+pub(super) struct Heartbeats {
+    last_seen: HashMap<String, Instant>,
+    grace_start: Instant,
+    timeout: Duration,
+    /// Nodes proposed down this term and not heard from since.
+    downed: BTreeSet<String>,
+}
+
+impl Heartbeats {
+    pub fn new(term_start: Instant, timeout: Duration) -> Heartbeats {
+        Heartbeats {
+            last_seen: HashMap::new(),
+            grace_start: term_start,
+            timeout,
+            downed: BTreeSet::new(),
+        }
+    }
+
+    /// Any word from an agent counts as a heartbeat.
+    pub fn observe(&mut self, event: &AgentEvent) {
+        let (node, at) = match event {
+            AgentEvent::Attached { node, at, .. } | AgentEvent::Heartbeat { node, at } => {
+                (node, *at)
+            }
+            AgentEvent::Launched { node, .. } | AgentEvent::Ended { node, .. } => {
+                (node, Instant::now())
+            }
+            AgentEvent::Detached { .. } => return,
+        };
+        self.last_seen.insert(node.clone(), at);
+        self.downed.remove(node);
+    }
+
+    /// Proposes `NodeDown` for every node that is up in the state but has
+    /// been silent for longer than the timeout (counting from the start of
+    /// the term for nodes not heard from in this term).
+    pub async fn judge(&mut self, duties: &Duties) {
+        let now = Instant::now();
+        let up: Vec<String> = duties.proposer.state().read(|state| {
+            state
+                .nodes()
+                .filter(|node| node.availability == NodeAvailability::Up)
+                .map(|node| node.name.clone())
+                .collect()
+        });
+        for name in up {
+            let seen = self
+                .last_seen
+                .get(&name)
+                .copied()
+                .unwrap_or(self.grace_start)
+                .max(self.grace_start);
+            if now.duration_since(seen) <= self.timeout || self.downed.contains(&name) {
+                continue;
+            }
+            tracing::warn!(node = %name, silent_s = now.duration_since(seen).as_secs(), "node not responding; setting it down");
+            let result = duties
+                .proposer
+                .propose(|now_ms| Command::NodeDown {
+                    name: name.clone(),
+                    reason: NOT_RESPONDING_REASON.to_string(),
+                    now_ms,
+                })
+                .await;
+            if result.is_ok() {
+                self.downed.insert(name);
+            }
+        }
+    }
+}

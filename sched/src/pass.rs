@@ -1,0 +1,242 @@
+//! One scheduling pass: the queue walked in priority order, each job
+//! started, reserved for, or told why it waits.
+
+use std::collections::HashMap;
+
+use corral_state::{ClusterState, Command, Job, JobId, JobReason, NodeShare, PlannedAllocation};
+
+use crate::capacity::{Demand, FailedDemands};
+use crate::config::SchedulerConfig;
+use crate::eligibility::{capacity_reason, partition_reason};
+use crate::priority::queue;
+use crate::reservation::{reserve, Reservation};
+use crate::view::ClusterView;
+
+/// What the scheduler proposes: jobs to start where, and new reasons for
+/// jobs that wait.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// In priority order; `apply` starts them in this order.
+    pub allocations: Vec<PlannedAllocation>,
+    /// Only for pending, unheld jobs whose reason changes, so a pass over
+    /// a quiet cluster proposes nothing.
+    pub reasons: Vec<(JobId, JobReason)>,
+    /// The job backfill protects, if any: not replicated, for display and
+    /// tests (`squeue --start`).
+    pub reservation: Option<PlannedReservation>,
+}
+
+/// When and where the highest-priority waiting job is expected to start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedReservation {
+    pub job_id: JobId,
+    pub start_ms: u64,
+    /// In name order.
+    pub nodes: Vec<String>,
+}
+
+impl Plan {
+    /// Nothing to start and no reason to change: nothing to propose.
+    pub fn is_empty(&self) -> bool {
+        self.allocations.is_empty() && self.reasons.is_empty()
+    }
+
+    /// The command that carries the plan through Raft.
+    pub fn into_command(self, now_ms: u64) -> Command {
+        Command::ApplyPlan {
+            allocations: self.allocations,
+            reasons: self.reasons,
+            now_ms,
+        }
+    }
+}
+
+/// Plans what to start at `now_ms`. Deterministic: the same state, time
+/// and configuration give the same plan.
+pub fn schedule(state: &ClusterState, now_ms: u64, config: &SchedulerConfig) -> Plan {
+    let jobs = queue(state, now_ms, config);
+    if jobs.is_empty() {
+        return Plan::default();
+    }
+    let mut pass = Pass::new(ClusterView::new(state, now_ms));
+    for job in jobs {
+        pass.take_turn(job);
+    }
+    pass.finish()
+}
+
+/// Demands known to fail in one partition, by how they were tried.
+#[derive(Clone, Debug, Default)]
+struct Failures {
+    /// Not free now.
+    now: FailedDemands,
+    /// Not free now outside the reservation.
+    beside_reservation: FailedDemands,
+    /// Not even after all work with a time limit ends.
+    ever: FailedDemands,
+}
+
+enum Turn {
+    Start(Vec<NodeShare>),
+    Wait(JobReason),
+}
+
+struct Pass<'a> {
+    view: ClusterView<'a>,
+    reservation: Option<Reservation>,
+    failures: Vec<Failures>,
+    capacity_reasons: HashMap<(usize, Demand), Option<JobReason>>,
+    plan: Plan,
+}
+
+impl<'a> Pass<'a> {
+    fn new(view: ClusterView<'a>) -> Pass<'a> {
+        Pass {
+            failures: vec![Failures::default(); view.partitions.len()],
+            view,
+            reservation: None,
+            capacity_reasons: HashMap::new(),
+            plan: Plan::default(),
+        }
+    }
+
+    fn take_turn(&mut self, job: &Job) {
+        match self.turn(job) {
+            Turn::Start(shares) => self.plan.allocations.push(PlannedAllocation {
+                job_id: job.id,
+                shares,
+            }),
+            Turn::Wait(reason) if reason != job.reason => self.plan.reasons.push((job.id, reason)),
+            Turn::Wait(_) => {}
+        }
+    }
+
+    fn turn(&mut self, job: &Job) -> Turn {
+        let demand = Demand::of(&job.spec);
+        let partition = self.view.partition_of(job);
+        if let Some(reason) = partition_reason(&self.view, partition, job, &demand) {
+            return Turn::Wait(reason);
+        }
+        let partition = partition.expect("a job without a partition has a reason");
+        if let Some(reason) = self.capacity_reason(partition, &demand) {
+            return Turn::Wait(reason);
+        }
+        let end_ms = self
+            .view
+            .time_limit_ms(job)
+            .map(|limit_ms| self.view.now_ms.saturating_add(limit_ms));
+        match &self.reservation {
+            None => self.first_come(job, partition, demand, end_ms),
+            Some(reservation) => {
+                let beside = end_ms.is_none_or(|end_ms| end_ms > reservation.start_ms);
+                match self.find(partition, &demand, beside) {
+                    Some(slots) => Turn::Start(self.start(slots, &demand, end_ms, beside)),
+                    None => Turn::Wait(JobReason::Priority),
+                }
+            }
+        }
+    }
+
+    fn capacity_reason(&mut self, partition: usize, demand: &Demand) -> Option<JobReason> {
+        *self
+            .capacity_reasons
+            .entry((partition, *demand))
+            .or_insert_with(|| capacity_reason(&self.view, partition, demand))
+    }
+
+    /// Before any reservation: start the job if it fits, else reserve for
+    /// it (unless work without a time limit keeps it out for good).
+    fn first_come(
+        &mut self,
+        job: &Job,
+        partition: usize,
+        demand: Demand,
+        end_ms: Option<u64>,
+    ) -> Turn {
+        if let Some(slots) = self.find(partition, &demand, false) {
+            return Turn::Start(self.start(slots, &demand, end_ms, false));
+        }
+        let failures = &mut self.failures[partition];
+        if !failures.ever.rules_out(&demand) {
+            self.reservation = reserve(&self.view, partition, &demand, job.id);
+            if self.reservation.is_none() {
+                failures.ever.remember(demand);
+            }
+        }
+        Turn::Wait(JobReason::Resources)
+    }
+
+    /// Nodes for `demand` free now; `beside_reservation` for work that
+    /// would still run when the reserved job starts.
+    fn find(
+        &mut self,
+        partition: usize,
+        demand: &Demand,
+        beside_reservation: bool,
+    ) -> Option<Vec<usize>> {
+        let failures = &mut self.failures[partition];
+        if failures.now.rules_out(demand)
+            || (beside_reservation && failures.beside_reservation.rules_out(demand))
+        {
+            return None;
+        }
+        let view = &self.view;
+        let found = match (&self.reservation, beside_reservation) {
+            (Some(reservation), true) => view.place(partition, demand, &mut |slot| {
+                reservation.admits(slot, &view.slots[slot], demand)
+            }),
+            _ => view.place(partition, demand, &mut |_| true),
+        };
+        if found.is_none() {
+            if beside_reservation {
+                failures.beside_reservation.remember(*demand);
+            } else {
+                failures.now.remember(*demand);
+            }
+        }
+        found
+    }
+
+    /// Takes a share on each slot and describes it for the plan.
+    fn start(
+        &mut self,
+        slots: Vec<usize>,
+        demand: &Demand,
+        end_ms: Option<u64>,
+        beside_reservation: bool,
+    ) -> Vec<NodeShare> {
+        slots
+            .into_iter()
+            .map(|slot| {
+                let kept = match (&mut self.reservation, beside_reservation) {
+                    (Some(reservation), true) => {
+                        reservation.consume(slot, demand);
+                        reservation.kept_gpus(slot)
+                    }
+                    _ => &[],
+                };
+                let gpus = self.view.pick_gpus(slot, demand.gpus, kept);
+                let share = NodeShare {
+                    node: self.view.slots[slot].name.to_string(),
+                    cpus: demand.cpus,
+                    memory_mb: demand.memory_mb,
+                    gpus: gpus.clone(),
+                };
+                self.view.take(slot, demand, gpus, end_ms);
+                share
+            })
+            .collect()
+    }
+
+    fn finish(mut self) -> Plan {
+        self.plan.reservation = self.reservation.map(|reservation| PlannedReservation {
+            job_id: reservation.job_id,
+            start_ms: reservation.start_ms,
+            nodes: reservation
+                .slots()
+                .map(|slot| self.view.slots[slot].name.to_string())
+                .collect(),
+        });
+        self.plan
+    }
+}
