@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds Corral, starts a three-controller cluster on loopback, submits jobs,
-# kills the leader, submits again, and shows that nothing was lost.
+# Builds Corral, starts a cluster on loopback (three controllers, two compute
+# nodes), runs jobs, kills the leader, runs more, and shows nothing was lost.
 # Usage: scripts/demo.sh [DIR]   (default /tmp/corral-demo; removed first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,13 +17,19 @@ rm -rf "$dir"
 run "$corral" dev up --dir "$dir"
 export CORRAL_CONF=$dir/corral.toml PATH=$dir/bin:$PATH
 
-run sbatch --hold -J first --wrap hostname
-run sbatch --hold -J second --wrap hostname
+cd "$dir"
+run sbatch -J hello --wrap 'echo hello from $SLURMD_NODENAME, job $SLURM_JOB_ID'
+run sbatch -J held --hold --wrap hostname
+sleep 2
+run squeue -t all
+run cat slurm-1.out
 run scontrol ping
 run corral status
 run corral dev kill --dir "$dir" leader
-run sbatch --hold -J after-kill --wrap hostname
-run squeue
+run sbatch -J after-kill --wrap 'echo still here on $SLURMD_NODENAME'
+sleep 2
+run squeue -t all
+run cat slurm-3.out
 run corral status
 leader_down=$(corral status | awk '$3 == "unreachable" { print $1 }')
 run corral dev start --dir "$dir" "controller-$leader_down"

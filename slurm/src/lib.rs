@@ -10,16 +10,25 @@
 //!   `#SBATCH` directives) validated into an [`sbatch::SbatchRequest`].
 //! - [`squeue`]: the `-o` format engine; [`scontrol`]: `show job`.
 //! - [`display`]: what both need to know about a job beyond [`corral_state::Job`].
+//! - [`sinfo`]: sinfo's options, formats and grouping; [`node_info`]:
+//!   `scontrol show node|partition`; [`update_node`]: `scontrol update
+//!   NodeName=...`; [`node_state`]: a node's state in Slurm's words;
+//!   [`cluster_view`]: the nodes and partitions they print.
 
 mod c_number;
+pub mod cluster_view;
 pub mod display;
 mod error;
 pub mod getopt;
 pub mod memory;
+pub mod node_info;
+pub mod node_state;
 pub mod sbatch;
 pub mod scontrol;
+pub mod sinfo;
 pub mod squeue;
 pub mod time;
+pub mod update_node;
 
 pub use display::DisplayContext;
 pub use error::{SlurmError, EXIT_FAILURE, EXIT_OPTION_ERROR};

@@ -39,25 +39,59 @@ impl DevCluster {
     }
 
     /// A cluster with `agents` compute nodes (node001, ...) on this machine;
-    /// `extra` goes to `corral dev up` (e.g. `--agent-gpus 2`).
+    /// `extra` goes to `corral dev up` (e.g. `--agent-gpus 2`). Returns once
+    /// every node is up.
     pub fn with_agents(controllers: usize, agents: usize, extra: &[&str]) -> DevCluster {
         let cluster = DevCluster::launch(controllers, agents, extra);
         cluster.wait_for("every node up", || {
-            let output = cluster
-                .slurm("sinfo")
-                .args(["-h", "-N", "-o", "%N %t"])
-                .output()
-                .ok()?;
-            let text = String::from_utf8_lossy(&output.stdout).into_owned();
-            let up = text
-                .lines()
-                .filter(|line| {
-                    line.ends_with(" idle") || line.ends_with(" mix") || line.ends_with(" alloc")
-                })
+            let nodes = cluster.nodes();
+            let up = nodes
+                .iter()
+                .filter(|node| node.availability == "UP")
                 .count();
             (up == agents).then_some(())
         });
         cluster
+    }
+
+    /// The nodes as the leader sees them.
+    pub fn nodes(&self) -> Vec<corral_proto::Node> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let config = corral_config::Config::load(&self.config_path()).expect("config");
+        let client = corral_client::Client::from_config(&config).expect("client");
+        runtime
+            .block_on(client.call(
+                corral_proto::GetNodesRequest::default(),
+                |mut c, r| async move { c.get_nodes(r).await },
+            ))
+            .map(|reply| reply.nodes)
+            .unwrap_or_default()
+    }
+
+    /// A job's state name (`squeue -t all -o %T`), if the job is known.
+    pub fn job_state(&self, job_id: u32) -> Option<String> {
+        self.job_states().remove(&job_id)
+    }
+
+    /// Waits until the job is in `state`; panics (with the logs) otherwise.
+    pub fn wait_job_state(&self, job_id: u32, state: &str) {
+        self.wait_for(&format!("job {job_id} to be {state}"), || {
+            (self.job_state(job_id).as_deref() == Some(state)).then_some(())
+        });
+    }
+
+    /// `scontrol show job` of one job.
+    pub fn show_job(&self, job_id: u32) -> String {
+        let output = self
+            .slurm("scontrol")
+            .args(["show", "job", &job_id.to_string()])
+            .output()
+            .expect("scontrol");
+        assert_success(&output, "scontrol show job");
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     fn launch(controllers: usize, agents: usize, extra: &[&str]) -> DevCluster {
@@ -136,6 +170,22 @@ impl DevCluster {
                 .filter(|row| row.role == "leader")
                 .max_by_key(|row| row.term)
         })
+    }
+
+    /// Runs `sbatch ARGS` in `dir`, returning the job id.
+    pub fn submit_in(&self, dir: &Path, args: &[&str]) -> u32 {
+        let output = self
+            .slurm("sbatch")
+            .current_dir(dir)
+            .arg("--parsable")
+            .args(args)
+            .output()
+            .expect("sbatch");
+        assert_success(&output, "sbatch");
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("sbatch --parsable printed {text:?}"))
     }
 
     /// Stops every controller and starts them again (`dev down`, `dev up`).

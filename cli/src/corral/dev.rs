@@ -34,7 +34,7 @@ use super::status;
 use crate::token;
 
 /// The Slurm commands `dev up` links into `bin/`.
-pub const SLURM_COMMANDS: [&str; 4] = ["sbatch", "squeue", "scontrol", "scancel"];
+pub const SLURM_COMMANDS: [&str; 5] = ["sbatch", "squeue", "sinfo", "scontrol", "scancel"];
 /// How long `dev up` and `dev start` wait for a leader.
 pub const LEADER_WAIT_MS: u64 = 30_000;
 /// How long `dev down` waits after SIGTERM before SIGKILL.
@@ -610,8 +610,36 @@ fn down(dev: &DevDir) -> anyhow::Result<u8> {
     for process in &all {
         dev.stop(process, libc::SIGTERM);
     }
-    println!("Corral dev cluster in {} stopped.", dev.root.display());
+    let jobs = stop_jobs(&config);
+    println!(
+        "Corral dev cluster in {} stopped ({jobs} running jobs killed).",
+        dev.root.display()
+    );
     Ok(0)
+}
+
+/// Kills the jobs still running on the dev cluster's nodes. (A real agent
+/// leaves its jobs running when it stops; a dev cluster going down takes
+/// everything with it.) Returns how many were killed.
+fn stop_jobs(config: &Config) -> usize {
+    let mut killed = 0;
+    for node in config.node_definitions() {
+        let Ok(settings) = config.agent_settings(&node.name) else {
+            continue;
+        };
+        let Ok(runner_config) = corral_agent::RunnerConfig::new(&settings.spool_dir) else {
+            continue;
+        };
+        let Ok(runner) = corral_agent::Runner::open(runner_config) else {
+            continue;
+        };
+        for (job_id, allocation_id) in runner.active().unwrap_or_default() {
+            if runner.signal(job_id, allocation_id, libc::SIGKILL).is_ok() {
+                killed += 1;
+            }
+        }
+    }
+    killed
 }
 
 /// `leader`, `controller-ID` or `agent-NODE` to a process of this cluster.

@@ -1,4 +1,4 @@
-//! The Slurm commands: `sbatch`, `squeue`, `scontrol`, `scancel`.
+//! The Slurm commands: `sbatch`, `squeue`, `sinfo`, `scontrol`, `scancel`.
 //!
 //! Each command parses its arguments with `corral-slurm` (pure), talks to the
 //! leader through `corral_client::Client`, and prints what Slurm prints.
@@ -8,9 +8,11 @@
 mod connection;
 pub use connection::host_name;
 mod jobs;
+mod nodes;
 mod sbatch;
 mod scancel;
 mod scontrol;
+mod sinfo;
 mod squeue;
 
 use corral_slurm::SlurmError;
@@ -18,6 +20,7 @@ use corral_slurm::SlurmError;
 pub enum SlurmCommand {
     Sbatch,
     Squeue,
+    Sinfo,
     Scontrol,
     Scancel,
 }
@@ -26,6 +29,7 @@ pub fn command_named(name: &str) -> Option<SlurmCommand> {
     match name {
         "sbatch" => Some(SlurmCommand::Sbatch),
         "squeue" => Some(SlurmCommand::Squeue),
+        "sinfo" => Some(SlurmCommand::Sinfo),
         "scontrol" => Some(SlurmCommand::Scontrol),
         "scancel" => Some(SlurmCommand::Scancel),
         _ => None,
@@ -37,6 +41,7 @@ pub fn run(command: SlurmCommand, args: Vec<String>) -> u8 {
     let result = match command {
         SlurmCommand::Sbatch => sbatch::run(&args),
         SlurmCommand::Squeue => squeue::run(&args),
+        SlurmCommand::Sinfo => sinfo::run(&args),
         SlurmCommand::Scontrol => scontrol::run(&args),
         SlurmCommand::Scancel => scancel::run(&args),
     };

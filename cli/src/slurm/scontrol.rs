@@ -1,15 +1,19 @@
-//! `scontrol`: `ping`, `show job [ID]`, `hold ID`, `release ID`, with `-o`.
+//! `scontrol`: `ping`, `show job [ID]`, `show node [LIST]`, `show partition
+//! [NAME]`, `update NodeName=LIST State=... Reason=...`, `hold ID`,
+//! `release ID`, with `-o`.
 
 use std::sync::Arc;
 
 use corral_client::Client;
 use corral_proto as wire;
 use corral_slurm::getopt::{Getopt, HasArg, OptionDef, Ordering};
+use corral_slurm::node_info::{self, ShowEntity};
 use corral_slurm::scontrol::{malformed_job_id_error, show_jobs, unknown_job_error, Layout};
+use corral_slurm::update_node::{self, NodeChange, NodeUpdate};
 use corral_slurm::SlurmError;
 
 use super::connection::{call_failed, connect};
-use super::jobs;
+use super::{jobs, nodes};
 
 const COMMAND: &str = "scontrol";
 
@@ -58,7 +62,9 @@ const OPTIONS: &[OptionDef<Key>] = &[
 ];
 
 const USAGE: &str = "Usage: scontrol [<OPTION>] [<COMMAND>]
-  Corral implements: ping, show job [<jobid>], hold <jobid>, release <jobid>
+  Corral implements: ping, show job [<jobid>], show node [<nodes>],
+  show partition [<name>], update NodeName=<nodes> State=<state> Reason=<text>,
+  hold <jobid>, release <jobid>
   and the options -o (--oneliner), -d (--details), -Q, -v, -V.
 ";
 
@@ -98,6 +104,12 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
     }
     let words = getopt.into_operands();
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    if let ["show", rest @ ..] = words.as_slice() {
+        if let Some(parsed) = node_info::parse_show(rest) {
+            let (entity, name) = parsed?;
+            return show_nodes_or_partitions(entity, name.as_deref(), layout);
+        }
+    }
     match words.as_slice() {
         [] => Err(SlurmError::command_error(
             COMMAND,
@@ -105,6 +117,7 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
             1,
         )),
         ["ping"] => ping(),
+        ["update", rest @ ..] => update(rest),
         ["show", "job" | "jobs", rest @ ..] | ["show", "jobid", rest @ ..] => {
             show_job(rest, layout)
         }
@@ -174,6 +187,63 @@ fn show_job(ids: &[&str], layout: Layout) -> Result<u8, SlurmError> {
     }
     print!("{}", show_jobs(&jobs, &context, layout));
     Ok(0)
+}
+
+/// `show node [LIST]`, `show partition [NAME]`: what exists is printed,
+/// `Node X not found` (stdout, exit 1) for what does not.
+fn show_nodes_or_partitions(
+    entity: ShowEntity,
+    name: Option<&str>,
+    layout: Layout,
+) -> Result<u8, SlurmError> {
+    let client = connect(COMMAND)?;
+    let error_prefix = match entity {
+        ShowEntity::Nodes => "slurm_load_node error: ",
+        ShowEntity::Partitions => "slurm_load_partitions error: ",
+    };
+    let view = nodes::fetch(COMMAND, &client, error_prefix)?;
+    let report = match entity {
+        ShowEntity::Nodes => node_info::show_nodes(name, &view, layout)?,
+        ShowEntity::Partitions => node_info::show_partitions(name, &view, layout),
+    };
+    print!("{}", report.stdout);
+    Ok(u8::try_from(report.exit_code).unwrap_or(1))
+}
+
+/// `update NodeName=LIST State=... Reason=...`: silent on success;
+/// `slurm_update error: ...` when the controller refuses (an unknown node,
+/// a user who is not an administrator).
+fn update(words: &[&str]) -> Result<u8, SlurmError> {
+    let NodeUpdate { names, change } = update_node::parse_update(words)?;
+    use wire::update_node_request::Change;
+    let (change, reason) = match change {
+        NodeChange::Drain { reason } => (Change::Drain, reason),
+        NodeChange::Down { reason } => (Change::Down, reason),
+        // Corral has no separate undrain: resume clears the drain.
+        NodeChange::Resume | NodeChange::Undrain => (Change::Resume, String::new()),
+    };
+    let request = wire::UpdateNodeRequest {
+        names,
+        change: change as i32,
+        reason,
+    };
+    let client = connect(COMMAND)?;
+    let runtime = super::runtime(COMMAND)?;
+    let reply = runtime
+        .block_on(client.call(request, |mut c, r| async move { c.update_node(r).await }))
+        .map_err(|error| call_failed(COMMAND, "slurm_update error: ".to_string(), &error))?;
+    match reply.rejection {
+        None => Ok(0),
+        Some(rejection) => {
+            use wire::rejection::Kind;
+            let reason = match Kind::try_from(rejection.kind) {
+                Ok(Kind::InvalidNode) => update_node::INVALID_NODE_NAME,
+                Ok(Kind::AccessDenied) => update_node::INVALID_USER_ID,
+                _ => rejection.message.as_str(),
+            };
+            Err(update_node::update_error(reason))
+        }
+    }
 }
 
 fn job_action(action: wire::job_action_request::Action, ids: &[&str]) -> Result<u8, SlurmError> {

@@ -77,6 +77,7 @@ impl Dispatcher {
                 ..
             } => {
                 self.register_if_needed(&node, resources).await;
+                self.end_orphans(&node, &running);
                 self.recorded.extend(running);
                 self.dirty = true;
                 self.last_dispatch = None;
@@ -104,6 +105,39 @@ impl Dispatcher {
                     .await;
             }
             AgentEvent::Heartbeat { .. } | AgentEvent::Detached { .. } => {}
+        }
+    }
+
+    /// Jobs an attaching agent still runs but the state no longer gives it
+    /// (ended while the node was down, requeued elsewhere) are cancelled on
+    /// the node; their late ends are stale and change nothing.
+    fn end_orphans(&self, node: &str, running: &[Key]) {
+        let orphans: Vec<Key> = self.duties.proposer.state().read(|state| {
+            running
+                .iter()
+                .filter(|(job_id, allocation_id)| {
+                    !state.job(*job_id).is_some_and(|job| {
+                        !job.state.is_terminal()
+                            && job
+                                .allocation
+                                .as_ref()
+                                .is_some_and(|a| a.id == *allocation_id)
+                    })
+                })
+                .copied()
+                .collect()
+        });
+        for (job_id, allocation_id) in orphans {
+            tracing::warn!(%node, job = job_id, allocation = %allocation_id, "the node runs a job the cluster has ended; cancelling it there");
+            let cancel = wire::ControllerMessage {
+                body: Some(wire::controller_message::Body::Signal(wire::SignalJob {
+                    job_id,
+                    allocation_id: allocation_id.0,
+                    cancel: true,
+                    signal: 0,
+                })),
+            };
+            self.duties.hub.send(node, cancel);
         }
     }
 

@@ -1,0 +1,34 @@
+//! `sinfo`: options, formats and grouping are `corral_slurm::sinfo`'s; here
+//! the environment is read, the cluster asked, the result printed.
+
+use corral_slurm::sinfo::{self, Invocation};
+use corral_slurm::SlurmError;
+
+use super::connection::connect;
+use super::nodes;
+
+const COMMAND: &str = "sinfo";
+
+/// The environment variables sinfo reads.
+fn sinfo_environment() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(name, _)| name.starts_with("SINFO_") || name == "SLURM_CLUSTERS")
+        .collect()
+}
+
+pub fn run(args: &[String]) -> Result<u8, SlurmError> {
+    let query = match sinfo::parse_command_line(args, &sinfo_environment())? {
+        Invocation::Print(text) => {
+            print!("{text}");
+            return Ok(0);
+        }
+        Invocation::Show(query) => query,
+    };
+    for warning in &query.warnings {
+        eprintln!("{warning}");
+    }
+    let client = connect(COMMAND)?;
+    let view = nodes::fetch(COMMAND, &client, "slurm_load_partitions: ")?;
+    print!("{}", sinfo::render(&query, &view));
+    Ok(0)
+}
