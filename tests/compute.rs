@@ -201,3 +201,67 @@ fn unsatisfiable_requests_pend_with_slurms_reasons() {
         .then_some(())
     });
 }
+
+#[test]
+fn a_time_limit_ends_the_job_with_timeout() {
+    let cluster = DevCluster::with_agents(3, 1, &[]);
+    let work = tempfile::tempdir().unwrap();
+    // The script ignores SIGTERM: only the SIGKILL after the kill wait ends it.
+    let job = cluster.submit_in(
+        work.path(),
+        &["-t", "1", "--wrap", "trap '' TERM; sleep 600"],
+    );
+    cluster.wait_job_state(job, "RUNNING");
+    cluster.wait_for_within(
+        "the time limit",
+        std::time::Duration::from_secs(150),
+        || (cluster.job_state(job).as_deref() == Some("TIMEOUT")).then_some(()),
+    );
+    let shown = cluster.show_job(job);
+    assert!(
+        shown.contains("JobState=TIMEOUT Reason=TimeLimit"),
+        "{shown}"
+    );
+    assert!(shown.contains("ExitCode=0:9"), "{shown}");
+}
+
+#[test]
+fn a_drained_node_takes_no_jobs_until_resumed() {
+    let cluster = DevCluster::with_agents(3, 1, &[]);
+    let work = tempfile::tempdir().unwrap();
+    let drain = cluster
+        .slurm("scontrol")
+        .args([
+            "update",
+            "nodename=node001",
+            "state=drain",
+            "reason=maintenance",
+        ])
+        .output()
+        .unwrap();
+    assert_success(&drain, "scontrol update state=drain");
+    let job = cluster.submit_in(work.path(), &["--wrap", "true"]);
+    cluster.wait_for("the job to wait for the drained node", || {
+        let output = cluster
+            .slurm("squeue")
+            .args(["-h", "-j", &job.to_string(), "-o", "%T %r"])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&output.stdout)
+            .starts_with("PENDING ReqNodeNotAvail")
+            .then_some(())
+    });
+    let reasons = cluster.slurm("sinfo").arg("-R").output().unwrap();
+    assert!(
+        support::stdout(&reasons).contains("maintenance"),
+        "{}",
+        support::stdout(&reasons)
+    );
+    let resume = cluster
+        .slurm("scontrol")
+        .args(["update", "nodename=node001", "state=resume"])
+        .output()
+        .unwrap();
+    assert_success(&resume, "scontrol update state=resume");
+    cluster.wait_job_state(job, "COMPLETED");
+}

@@ -244,15 +244,25 @@ impl DevCluster {
     }
 
     /// Polls `probe` until it returns a value, for at most [`WAIT_MAX`].
-    pub fn wait_for<T>(&self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-        let deadline = Instant::now() + WAIT_MAX;
+    pub fn wait_for<T>(&self, what: &str, probe: impl FnMut() -> Option<T>) -> T {
+        self.wait_for_within(what, WAIT_MAX, probe)
+    }
+
+    /// Polls `probe` until it returns a value, for at most `bound`.
+    pub fn wait_for_within<T>(
+        &self,
+        what: &str,
+        bound: Duration,
+        mut probe: impl FnMut() -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + bound;
         loop {
             if let Some(value) = probe() {
                 return value;
             }
             if Instant::now() > deadline {
                 panic!(
-                    "gave up waiting for {what} after {WAIT_MAX:?}; status:\n{:?}",
+                    "gave up waiting for {what} after {bound:?}; status:\n{:?}",
                     self.status()
                 );
             }
