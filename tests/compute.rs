@@ -139,14 +139,29 @@ fn a_killed_agent_fails_its_jobs_after_the_timeout() {
     let cluster = DevCluster::with_agents(3, 2, &[]);
     let work = tempfile::tempdir().unwrap();
     let plain = cluster.submit_in(work.path(), &["--wrap", "sleep 300"]);
+    let requeue = cluster.submit_in(work.path(), &["--requeue", "--wrap", "sleep 300"]);
     cluster.wait_job_state(plain, "RUNNING");
-    let node = cluster
-        .show_job(plain)
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("NodeList=").map(str::to_string))
-        .unwrap();
+    cluster.wait_job_state(requeue, "RUNNING");
+    let node_of = |job: u32| {
+        cluster
+            .show_job(job)
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("NodeList=").map(str::to_string))
+            .unwrap()
+    };
+    let node = node_of(plain);
+    assert_eq!(
+        node_of(requeue),
+        node,
+        "first fit puts both jobs on one node"
+    );
     cluster.kill(&format!("agent-{node}"));
     cluster.wait_job_state(plain, "NODE_FAIL");
+    // The job that asked for it goes back to the queue and runs elsewhere.
+    cluster.wait_for("the requeued job to run on the other node", || {
+        (cluster.job_state(requeue).as_deref() == Some("RUNNING") && node_of(requeue) != node)
+            .then_some(())
+    });
     let down = cluster
         .nodes()
         .into_iter()
