@@ -17,6 +17,12 @@ use crate::session::{
 
 /// A session that lasted this long was a real one: reconnect at once.
 pub const SESSION_STABLE_MS: u64 = 5_000;
+/// How often the spools of acknowledged jobs are looked at for removal.
+pub const SPOOL_PURGE_INTERVAL_MS: u64 = 10 * 60 * 1000;
+/// How long a finished job's spool is kept after its end was acknowledged.
+/// While it exists, a late duplicate of its launch (from a deposed leader
+/// that has not heard of its end) is recognised and runs nothing.
+pub const SPOOL_RETENTION_MS: u64 = 60 * 60 * 1000;
 
 pub struct AgentOptions {
     pub config: Config,
@@ -90,6 +96,7 @@ pub async fn run(
         .collect();
     tokio::select! {
         _ = stay_attached(&endpoint, &controllers, &context) => {}
+        _ = purge_spools(context.runner.clone()) => {}
         _ = shutdown => tracing::info!("agent stopping; its jobs keep running"),
     }
     endpoint.close(0u32.into(), b"agent stopping");
@@ -129,6 +136,22 @@ async fn stay_attached(
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_millis(RECONNECT_BACKOFF_MAX_MS));
+    }
+}
+
+/// Removes old acknowledged spools now and then, so the state directory
+/// does not grow with every job the node ever ran.
+async fn purge_spools(runner: Arc<Runner>) {
+    let mut interval = tokio::time::interval(Duration::from_millis(SPOOL_PURGE_INTERVAL_MS));
+    loop {
+        interval.tick().await;
+        let runner = runner.clone();
+        let retention = Duration::from_millis(SPOOL_RETENTION_MS);
+        match tokio::task::spawn_blocking(move || runner.purge_acknowledged(retention)).await {
+            Ok(Ok(0)) | Err(_) => {}
+            Ok(Ok(purged)) => tracing::info!(purged, "removed the spools of old finished jobs"),
+            Ok(Err(error)) => tracing::warn!("removing old spools: {error}"),
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! job the old one launched. Its methods do blocking file I/O (with fsync);
 //! call them from a blocking thread in an async agent.
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -155,6 +156,10 @@ pub struct Runner {
     _lock: File,
     /// Launches and the sweep for abandoned launches exclude each other.
     journal: Mutex<()>,
+    /// The launches not acknowledged yet: the only spools `finished`,
+    /// `active` and the sweep look at, so their cost follows the jobs in
+    /// flight, not every job the node ever ran.
+    unacknowledged: Mutex<BTreeSet<(JobId, AllocationId)>>,
 }
 
 impl Runner {
@@ -187,7 +192,15 @@ impl Runner {
             jobs_dir,
             _lock: lock,
             journal: Mutex::new(()),
+            unacknowledged: Mutex::new(BTreeSet::new()),
         };
+        let unacknowledged: BTreeSet<(JobId, AllocationId)> = runner
+            .all_spools()?
+            .into_iter()
+            .filter(|spool| !spool.has(ACKNOWLEDGED_FILE))
+            .map(|spool| (spool.job_id, spool.allocation_id))
+            .collect();
+        *runner.unacknowledged.lock().expect("poisoned") = unacknowledged;
         let active = runner.active()?;
         let finished = runner.finished()?;
         tracing::info!(
@@ -218,6 +231,10 @@ impl Runner {
             recorded_at_ms: journal::now_ms(),
         };
         journal::write_durably(&spool.dir, LAUNCH_FILE, &journal::to_json(&record)?, 0o600)?;
+        self.unacknowledged
+            .lock()
+            .expect("poisoned")
+            .insert((request.job_id, request.allocation_id));
         match self.start_supervisor(&spool) {
             Ok(()) => {
                 tracing::info!(job = request.job_id, allocation = %request.allocation_id, "job launched");
@@ -377,6 +394,10 @@ impl Runner {
             });
         }
         spool.mark(ACKNOWLEDGED_FILE)?;
+        self.unacknowledged
+            .lock()
+            .expect("poisoned")
+            .remove(&(job_id, allocation_id));
         Ok(())
     }
 
@@ -397,7 +418,7 @@ impl Runner {
     pub fn purge_acknowledged(&self, age: Duration) -> Result<usize, RunnerError> {
         let _journal = self.lock_journal();
         let mut purged = 0;
-        for spool in self.spools()? {
+        for spool in self.all_spools()? {
             let acknowledged = spool.path(ACKNOWLEDGED_FILE);
             let Ok(modified) = fs::metadata(&acknowledged).and_then(|m| m.modified()) else {
                 continue;
@@ -425,8 +446,25 @@ impl Runner {
         Ok(spool)
     }
 
-    /// Every spool with a launch record, in order of job and allocation.
+    /// The spools of launches not acknowledged yet, in order of job and
+    /// allocation.
     fn spools(&self) -> Result<Vec<Spool>, RunnerError> {
+        let keys: Vec<(JobId, AllocationId)> = self
+            .unacknowledged
+            .lock()
+            .expect("poisoned")
+            .iter()
+            .copied()
+            .collect();
+        Ok(keys
+            .into_iter()
+            .map(|(job_id, allocation_id)| Spool::new(&self.jobs_dir, job_id, allocation_id))
+            .filter(|spool| spool.has(LAUNCH_FILE))
+            .collect())
+    }
+
+    /// Every spool with a launch record, in order of job and allocation.
+    fn all_spools(&self) -> Result<Vec<Spool>, RunnerError> {
         let mut spools = Vec::new();
         for entry in fs::read_dir(&self.jobs_dir).map_err(io_error(&self.jobs_dir))? {
             let entry = entry.map_err(io_error(&self.jobs_dir))?;

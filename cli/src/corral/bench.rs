@@ -15,9 +15,15 @@
 //! | `bench/submit_throughput.rs` | concurrent `sbatch` processes; with `--api`, many calls in flight on few connections |
 //! | `bench/failover.rs` | leader kills under a steady submit load; every acknowledged job checked afterwards |
 //! | `bench/schedule.rs` | one scheduling pass over a big queue, in memory (no dev cluster, no `--dir`) |
+//! | `bench/drain.rs` | a queue of trivial jobs run to the end on agents: jobs per second |
+//! | `bench/unreported.rs` | how long job ends go unrecorded when the leader is killed while they run |
 //!
-//! The jobs are held (`--hold`), so nothing would ever run them.
+//! The submission benchmarks hold their jobs (`--hold`), so nothing would
+//! ever run them. `drain` and `unreported` run theirs: a cluster they create
+//! has agents (`--agents`, `--agent-cpus`), and they wait until every node
+//! is up.
 
+mod drain;
 mod failover;
 mod report;
 mod schedule;
@@ -25,10 +31,14 @@ mod stats;
 mod submission;
 mod submit_latency;
 mod submit_throughput;
+mod unreported;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use anyhow::bail;
 use corral_config::Config;
+use corral_proto as wire;
 
 use super::dev;
 use report::Json;
@@ -43,6 +53,10 @@ pub enum Command {
     Failover(failover::Args),
     /// One scheduling pass over a big in-memory queue: milliseconds per pass.
     Schedule(schedule::Args),
+    /// Jobs running `true` on agents, submitted at once: time until all are COMPLETED.
+    Drain(drain::Args),
+    /// SIGKILL the leader while jobs run: delay between each job's end and its record.
+    Unreported(unreported::Args),
 }
 
 /// What every benchmark takes.
@@ -77,7 +91,29 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
             with_cluster(&args.options, |cluster| failover::run(cluster, &args))
         }
         Command::Schedule(args) => schedule::run(&args),
+        Command::Drain(args) => {
+            let nodes = Nodes {
+                agents: args.agents,
+                agent_cpus: args.agent_cpus,
+            };
+            with_nodes(&args.options, &nodes, |cluster| drain::run(cluster, &args))
+        }
+        Command::Unreported(args) => {
+            let nodes = Nodes {
+                agents: args.agents,
+                agent_cpus: args.agent_cpus,
+            };
+            with_nodes(&args.options, &nodes, |cluster| {
+                unreported::run(cluster, &args)
+            })
+        }
     }
+}
+
+/// The compute nodes of a cluster created for a benchmark whose jobs run.
+pub struct Nodes {
+    pub agents: u32,
+    pub agent_cpus: u32,
 }
 
 /// The dev cluster a benchmark runs against.
@@ -126,8 +162,37 @@ fn with_cluster(
     options: &Options,
     benchmark: impl FnOnce(&Cluster) -> anyhow::Result<u8>,
 ) -> anyhow::Result<u8> {
+    let up = || dev::ensure_up(&options.dir, options.controllers);
+    with_cluster_up(options, up, benchmark)
+}
+
+/// [`with_cluster`] for jobs that run: a cluster created here gets `nodes`;
+/// the benchmark starts once every node of the cluster is up.
+fn with_nodes(
+    options: &Options,
+    nodes: &Nodes,
+    benchmark: impl FnOnce(&Cluster) -> anyhow::Result<u8>,
+) -> anyhow::Result<u8> {
+    let shape = dev::Shape {
+        controllers: options.controllers,
+        agents: nodes.agents,
+        agent_cpus: nodes.agent_cpus,
+        ..dev::Shape::default()
+    };
+    let up = || dev::ensure_up_with(&options.dir, &shape);
+    with_cluster_up(options, up, |cluster| {
+        wait_nodes_up(cluster)?;
+        benchmark(cluster)
+    })
+}
+
+fn with_cluster_up(
+    options: &Options,
+    up: impl FnOnce() -> anyhow::Result<Config>,
+    benchmark: impl FnOnce(&Cluster) -> anyhow::Result<u8>,
+) -> anyhow::Result<u8> {
     let created = !options.dir.join(super::dev::CONFIG_FILE).exists();
-    let config = match dev::ensure_up(&options.dir, options.controllers) {
+    let config = match up() {
         Ok(config) => config,
         Err(error) => {
             if created {
@@ -155,6 +220,47 @@ fn with_cluster(
         );
     }
     result
+}
+
+/// Agents attach (and their nodes come up) a little after `dev up` returns.
+const NODES_UP_WAIT_MAX_MS: u64 = 60_000;
+
+/// Waits until every node the cluster's file declares is UP.
+fn wait_nodes_up(cluster: &Cluster) -> anyhow::Result<()> {
+    let declared = cluster.config.node_definitions().len();
+    if declared == 0 {
+        bail!(
+            "the cluster in {} has no compute nodes, so no job would run; use a new --dir (the benchmark creates a cluster with agents there)",
+            cluster.dir.display()
+        );
+    }
+    let runtime = super::runtime()?;
+    let client = submission::cluster_client(&cluster.config)?;
+    let deadline = Instant::now() + Duration::from_millis(NODES_UP_WAIT_MAX_MS);
+    loop {
+        let reply = runtime.block_on(
+            client.call(wire::GetNodesRequest::default(), |mut c, r| async move {
+                c.get_nodes(r).await
+            }),
+        );
+        let up = reply.map_or(0, |reply| {
+            reply
+                .nodes
+                .iter()
+                .filter(|node| node.availability == "UP")
+                .count()
+        });
+        if up >= declared {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{up} of {declared} nodes up after {NODES_UP_WAIT_MAX_MS} ms; see the agents' logs in {}",
+                cluster.dir.join("logs").display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Milliseconds, with microsecond resolution, for reports.

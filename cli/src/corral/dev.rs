@@ -122,7 +122,13 @@ pub fn ensure_up(dir: &Path, controllers: u64) -> anyhow::Result<Config> {
         agents: 0,
         ..Shape::default()
     };
-    up(dir, &shape)?;
+    ensure_up_with(dir, &shape)
+}
+
+/// [`ensure_up`] with the whole shape of a cluster it creates (agents,
+/// their CPUs, ...). A cluster already in `dir` keeps the shape it has.
+pub fn ensure_up_with(dir: &Path, shape: &Shape) -> anyhow::Result<Config> {
+    up(dir, shape)?;
     DevDir::open(dir)?.config()
 }
 
