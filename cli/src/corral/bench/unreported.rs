@@ -1,8 +1,9 @@
 //! `corral bench unreported`: how long running jobs go unreported when the
 //! leader dies.
 //!
-//! Each round starts `--jobs` jobs that sleep for spread-out times (job i of
-//! n sleeps 1 + 5·i/(n−1) s), waits until all run, and SIGKILLs the leader
+//! Each round starts `--jobs` jobs that sleep for spread-out times (n jobs
+//! sleep 1 + 5·k/(n−1) s for k = 0..n, shuffled so that every node gets
+//! short and long ones), waits until all run, and SIGKILLs the leader
 //! `--kill-after-start-ms` after the last of them started, so that some end
 //! before the kill and the others while the cluster is without a leader or
 //! just has a new one. The killed controller is started again once another
@@ -290,27 +291,18 @@ impl Bench<'_> {
         })
     }
 
-    /// Submits the round's jobs at once; returns each job's sleep by job id.
+    /// Submits the round's jobs one after another, in the order of
+    /// [`sleeps_ms`]; returns each job's sleep by job id.
     async fn submit_jobs(&self) -> anyhow::Result<BTreeMap<u32, u64>> {
-        let count = self.args.jobs;
-        let mut calls = tokio::task::JoinSet::new();
-        for index in 0..count {
-            let sleep_ms = SLEEP_MIN_MS + (SLEEP_MAX_MS - SLEEP_MIN_MS) * index / (count - 1);
+        let mut jobs = BTreeMap::new();
+        for sleep_ms in sleeps_ms(self.args.jobs) {
             let mut spec = self.spec.clone();
             spec.script = format!(
                 "#!/bin/sh\nsleep {}.{:03}\n",
                 sleep_ms / 1_000,
                 sleep_ms % 1_000
             );
-            let (client, request_id) = (self.client.clone(), self.ids.next());
-            calls.spawn(async move {
-                let job_id = submit(&client, &spec, request_id).await?;
-                anyhow::Ok((job_id, sleep_ms))
-            });
-        }
-        let mut jobs = BTreeMap::new();
-        while let Some(submitted) = calls.join_next().await {
-            let (job_id, sleep_ms) = submitted.context("submitting task panicked")??;
+            let job_id = submit(&self.client, &spec, self.ids.next()).await?;
             jobs.insert(job_id, sleep_ms);
         }
         Ok(jobs)
@@ -342,6 +334,27 @@ impl Bench<'_> {
             group: Group::BeforeKill,
         }))
     }
+}
+
+/// `count` sleeps spread evenly from [`SLEEP_MIN_MS`] to [`SLEEP_MAX_MS`],
+/// in an order where any run of consecutive ones covers the range (the
+/// golden-ratio sequence): the scheduler fills nodes with consecutive job
+/// ids, and every node should see short and long jobs alike.
+fn sleeps_ms(count: u64) -> Vec<u64> {
+    const GOLDEN_RATIO_CONJUGATE: f64 = 0.618_033_988_749_895;
+    let mut order: Vec<u64> = (0..count).collect();
+    order.sort_by(|a, b| {
+        let spread = |i: &u64| (*i as f64 * GOLDEN_RATIO_CONJUGATE).fract();
+        spread(a).total_cmp(&spread(b))
+    });
+    let mut rank_of = vec![0; count as usize];
+    for (rank, index) in order.into_iter().enumerate() {
+        rank_of[index as usize] = rank as u64;
+    }
+    rank_of
+        .into_iter()
+        .map(|rank| SLEEP_MIN_MS + (SLEEP_MAX_MS - SLEEP_MIN_MS) * rank / (count - 1))
+        .collect()
 }
 
 /// Sorts each end into its group and returns, per node, when the first end
@@ -680,7 +693,23 @@ fn round_json(round: &Round) -> Json {
 
 #[cfg(test)]
 mod tests {
-    use super::{classify, Group, JobEnd};
+    use super::{classify, sleeps_ms, Group, JobEnd, SLEEP_MAX_MS, SLEEP_MIN_MS};
+
+    #[test]
+    fn sleeps_cover_the_range_evenly_and_every_block_of_them_spreads() {
+        let sleeps = sleeps_ms(40);
+        let mut sorted = sleeps.clone();
+        sorted.sort_unstable();
+        let expected: Vec<u64> = (0..40)
+            .map(|i| SLEEP_MIN_MS + (SLEEP_MAX_MS - SLEEP_MIN_MS) * i / 39)
+            .collect();
+        assert_eq!(sorted, expected);
+        // Sixteen consecutive jobs (one 16-CPU node) span most of the range.
+        for block in sleeps.windows(16) {
+            let (min, max) = (block.iter().min().unwrap(), block.iter().max().unwrap());
+            assert!(*min < 1_500 && *max > 5_500, "{block:?}");
+        }
+    }
 
     fn end(node: &str, ended_at_ms: u64, recorded_at_ms: u64) -> JobEnd {
         JobEnd {
