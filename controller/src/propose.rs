@@ -13,21 +13,32 @@ use corral_state::{ClusterState, Command, Outcome};
 use tonic::Status;
 
 /// How long a write may wait to commit. A leader cut off from the majority
-/// cannot commit; after this the caller is told the outcome is unknown and
-/// retries elsewhere (with the same request id, so nothing happens twice).
-pub const PROPOSE_TIMEOUT_MS: u64 = 4_000;
+/// cannot commit, and openraft keeps its proposals waiting; after this the
+/// caller is told the outcome is unknown and retries elsewhere (with the
+/// same request id, so nothing happens twice). A healthy commit takes
+/// milliseconds here; the chaos harness measured failovers of an isolated
+/// leader at exactly this timeout (4 s when it was 4 s), since every client
+/// waits it out on the old leader.
+pub const PROPOSE_TIMEOUT_MS: u64 = 1_500;
 /// How long a linearizable read may wait to confirm leadership.
-pub const READ_TIMEOUT_MS: u64 = 4_000;
+pub const READ_TIMEOUT_MS: u64 = 1_500;
 
 #[derive(Clone)]
 pub struct Proposer {
     raft: Raft,
     state: StateHandle,
+    /// A leader that has heard from no majority for this long refuses
+    /// client calls (twice the longest election timeout).
+    quorum_lease_ms: u64,
 }
 
 impl Proposer {
-    pub fn new(raft: Raft, state: StateHandle) -> Proposer {
-        Proposer { raft, state }
+    pub fn new(raft: Raft, state: StateHandle, election_timeout_max_ms: u64) -> Proposer {
+        Proposer {
+            raft,
+            state,
+            quorum_lease_ms: 2 * election_timeout_max_ms,
+        }
     }
 
     pub fn state(&self) -> &StateHandle {
@@ -37,6 +48,7 @@ impl Proposer {
     /// Proposes the command built by `make` from the leader's time, waits
     /// for it to commit and apply, and returns what `apply` said.
     pub async fn propose(&self, make: impl FnOnce(u64) -> Command) -> Result<Outcome, Status> {
+        self.refuse_without_quorum()?;
         let now_ms = wall_clock_ms().max(self.state.read(ClusterState::latest_now_ms));
         let command = make(now_ms);
         let write = self.raft.client_write(command);
@@ -55,6 +67,7 @@ impl Proposer {
     /// Reads the state after confirming, with a quorum, that this controller
     /// is the leader and has applied everything committed before the call.
     pub async fn read<T>(&self, read: impl FnOnce(&ClusterState) -> T) -> Result<T, Status> {
+        self.refuse_without_quorum()?;
         let confirm = self.raft.ensure_linearizable();
         match tokio::time::timeout(Duration::from_millis(READ_TIMEOUT_MS), confirm).await {
             Ok(Ok(_)) => Ok(self.state.read(read)),
@@ -65,6 +78,22 @@ impl Proposer {
             Err(_) => Err(Status::unavailable(format!(
                 "leadership not confirmed within {READ_TIMEOUT_MS} ms"
             ))),
+        }
+    }
+
+    /// UNAVAILABLE when this controller leads but has not heard from a
+    /// quorum for longer than the lease: it is probably cut off, a new
+    /// leader is probably being elected, and a write here would only wait
+    /// out the propose timeout. The client tries the other controllers at
+    /// once instead. (It could still commit if the quorum comes back; the
+    /// request id makes the retry safe either way.)
+    fn refuse_without_quorum(&self) -> Result<(), Status> {
+        let silent_ms = self.raft.metrics().borrow().millis_since_quorum_ack;
+        match silent_ms {
+            Some(silent_ms) if silent_ms > self.quorum_lease_ms => Err(Status::unavailable(format!(
+                "this leader has not heard from a majority for {silent_ms} ms; try another controller"
+            ))),
+            _ => Ok(()),
         }
     }
 

@@ -480,18 +480,45 @@ fn link_commands(bin: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ports the kernel just handed out as free. Another process could take one
-/// before a controller binds it; the controller then fails with a clear
-/// "cannot listen" in its log.
+/// Dev controllers listen on ports drawn from this range: below the
+/// kernel's ephemeral ports (32768 and up), so that no client connection of
+/// anything else on the machine can take a controller's port while that
+/// controller is down for a restart.
+pub const DEV_PORTS: std::ops::Range<u16> = 20_000..32_000;
+/// Random draws before giving up on finding free ports.
+const PORT_DRAWS_MAX: usize = 1_000;
+
+/// Ports free for both TCP (gRPC) and UDP (the agents' QUIC) on 127.0.0.1,
+/// drawn at random from [`DEV_PORTS`]. Another `dev up` could still draw the
+/// same port before a controller binds it; the controller then fails with a
+/// clear "cannot listen" in its log.
 fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
-    let listeners: Vec<std::net::TcpListener> = (0..count)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()
-        .context("finding free ports on 127.0.0.1")?;
-    listeners
-        .iter()
-        .map(|l| Ok(l.local_addr()?.port()))
-        .collect()
+    let random = ring::rand::SystemRandom::new();
+    let mut held = Vec::new();
+    for _ in 0..PORT_DRAWS_MAX {
+        if held.len() == count {
+            break;
+        }
+        let mut bytes = [0u8; 2];
+        ring::rand::SecureRandom::fill(&random, &mut bytes)
+            .map_err(|_| anyhow::anyhow!("the system random number generator failed"))?;
+        let span = DEV_PORTS.end - DEV_PORTS.start;
+        let port = DEV_PORTS.start + u16::from_le_bytes(bytes) % span;
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        if let (Ok(tcp), Ok(udp)) = (tcp, udp) {
+            held.push((port, tcp, udp));
+        }
+    }
+    if held.len() < count {
+        bail!(
+            "found only {} free ports in {}..{} on 127.0.0.1",
+            held.len(),
+            DEV_PORTS.start,
+            DEV_PORTS.end
+        );
+    }
+    Ok(held.into_iter().map(|(port, _, _)| port).collect())
 }
 
 fn client(config: &Config) -> anyhow::Result<Arc<Client>> {
