@@ -86,7 +86,11 @@ pub async fn run(
         "controller started"
     );
 
-    let proposer = Proposer::new(raft.clone(), state.clone());
+    let proposer = Proposer::new(
+        raft.clone(),
+        state.clone(),
+        config.file.raft.election_timeout_max_ms,
+    );
     let hub = Arc::new(Hub::default());
     let agents = tokio::spawn(gateway::serve(
         agent_endpoint.clone(),
