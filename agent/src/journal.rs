@@ -47,6 +47,8 @@ pub const JOB_FILE: &str = "job.json";
 pub const CANCEL_FILE: &str = "cancel";
 pub const END_FILE: &str = "exit.json";
 pub const ACKNOWLEDGED_FILE: &str = "acknowledged";
+/// A job cancelled before its launch reached this node: it must never start.
+pub const REFUSED_FILE: &str = "refused";
 pub const JOBS_DIR: &str = "jobs";
 pub const LOCK_FILE: &str = "agent.lock";
 

@@ -23,7 +23,7 @@ use corral_state::{AllocationId, ExitStatus, FinishCause, JobId};
 
 use crate::journal::{
     self, create_dir_durably, EndRecord, JournalError, LaunchRecord, Spool, SupervisorRecord,
-    ACKNOWLEDGED_FILE, CANCEL_FILE, END_FILE, JOBS_DIR, LAUNCH_FILE, LOCK_FILE,
+    ACKNOWLEDGED_FILE, CANCEL_FILE, END_FILE, JOBS_DIR, LAUNCH_FILE, LOCK_FILE, REFUSED_FILE,
     SUPERVISOR_LOG_FILE,
 };
 use crate::launch::LaunchRequest;
@@ -219,7 +219,7 @@ impl Runner {
         let _journal = self.lock_journal();
         let spool = Spool::new(&self.jobs_dir, request.job_id, request.allocation_id);
         create_dir_durably(&spool.dir, 0o711)?;
-        if spool.has(LAUNCH_FILE) {
+        if spool.has(LAUNCH_FILE) || spool.has(REFUSED_FILE) {
             return Ok(Launched::AlreadyLaunched);
         }
         let record = LaunchRecord {
@@ -321,6 +321,28 @@ impl Runner {
         }
         tracing::info!(job = job_id, allocation = %allocation_id, "cancel delivered to the job's supervisor");
         Ok(())
+    }
+
+    /// Makes sure a job this node never launched never starts here: a job
+    /// cancelled before its launch arrived (the leader changed in between)
+    /// has nothing to kill, and a late launch of it must run nothing.
+    /// Durable before it returns. `false` when the job was launched here
+    /// after all (cancel it instead).
+    pub fn refuse(&self, job_id: JobId, allocation_id: AllocationId) -> Result<bool, RunnerError> {
+        let _journal = self.lock_journal();
+        let spool = Spool::new(&self.jobs_dir, job_id, allocation_id);
+        if spool.has(LAUNCH_FILE) {
+            return Ok(false);
+        }
+        create_dir_durably(&spool.dir, 0o711)?;
+        journal::write_durably(
+            &spool.dir,
+            REFUSED_FILE,
+            b"cancelled before its launch arrived\n",
+            0o600,
+        )?;
+        tracing::info!(job = job_id, allocation = %allocation_id, "cancelled before its launch arrived; it will not start here");
+        Ok(true)
     }
 
     /// Sends `signal` to the job's process group (`scancel --signal`).

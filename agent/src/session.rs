@@ -19,7 +19,7 @@ use corral_state::{AllocationId, FinishCause, NodeResources};
 use tokio::sync::mpsc;
 
 use crate::launch::LaunchRequest;
-use crate::runner::{Launched, Runner};
+use crate::runner::{Launched, Runner, RunnerError};
 
 /// The agent protocol's ALPN (the gateway's `ALPN_AGENT`).
 pub const ALPN_AGENT: &[&[u8]] = &[b"corral-agent/1"];
@@ -275,22 +275,7 @@ async fn handle(
     use wire::controller_message::Body;
     match message.body {
         Some(Body::Launch(launch)) => launch_job(launch, context, outbox).await,
-        Some(Body::Signal(signal)) => {
-            let runner = context.runner.clone();
-            let allocation = AllocationId(signal.allocation_id);
-            let result = tokio::task::spawn_blocking(move || {
-                if signal.cancel {
-                    runner.cancel(signal.job_id, allocation)
-                } else {
-                    runner.signal(signal.job_id, allocation, signal.signal as i32)
-                }
-            })
-            .await;
-            if let Ok(Err(error)) = result {
-                tracing::warn!(job = signal.job_id, "signal not delivered: {error}");
-            }
-            true
-        }
+        Some(Body::Signal(signal)) => deliver_signal(signal, context, outbox).await,
         Some(Body::EndRecorded(end)) => {
             let allocation = AllocationId(end.allocation_id);
             reported.remove(&(end.job_id, allocation));
@@ -298,12 +283,59 @@ async fn handle(
             let result =
                 tokio::task::spawn_blocking(move || runner.acknowledge(end.job_id, allocation))
                     .await;
-            if let Ok(Err(error)) = result {
-                tracing::warn!(job = end.job_id, "acknowledgement not recorded: {error}");
+            match result {
+                // A job refused before its launch has nothing to acknowledge.
+                Ok(Err(RunnerError::UnknownJob { .. })) | Ok(Ok(())) | Err(_) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(job = end.job_id, "acknowledgement not recorded: {error}")
+                }
             }
             true
         }
         Some(Body::Welcome(_)) | Some(Body::Redirect(_)) | None => true,
+    }
+}
+
+/// Delivers a cancellation or a signal. A job cancelled before its launch
+/// reached this node is refused for good and reported as ended, so the
+/// leader can finish it (it sends the cancellation again until then).
+async fn deliver_signal(
+    signal: wire::SignalJob,
+    context: &SessionContext,
+    outbox: &mpsc::Sender<wire::AgentMessage>,
+) -> bool {
+    let runner = context.runner.clone();
+    let allocation = AllocationId(signal.allocation_id);
+    let job_id = signal.job_id;
+    let result = tokio::task::spawn_blocking(move || {
+        if !signal.cancel {
+            return runner
+                .signal(job_id, allocation, signal.signal as i32)
+                .map(|()| false);
+        }
+        match runner.cancel(job_id, allocation) {
+            Err(RunnerError::UnknownJob { .. }) => runner.refuse(job_id, allocation),
+            other => other.map(|()| false),
+        }
+    })
+    .await;
+    match result {
+        Ok(Ok(true)) => send_to(
+            outbox,
+            wire::agent_message::Body::Ended(wire::JobEnded {
+                job_id,
+                allocation_id: allocation.0,
+                exit_code: 0,
+                exit_signal: 0,
+                cause: wire::FinishCause::CancelledByRequest as i32,
+                message: String::new(),
+            }),
+        ),
+        Ok(Ok(false)) | Err(_) => true,
+        Ok(Err(error)) => {
+            tracing::warn!(job = job_id, "signal not delivered: {error}");
+            true
+        }
     }
 }
 

@@ -40,6 +40,10 @@ const TESTS: &[(&str, fn())] = &[
         a_second_launch_starts_nothing,
     ),
     (
+        "a_job_cancelled_before_its_launch_never_starts",
+        a_job_cancelled_before_its_launch_never_starts,
+    ),
+    (
         "a_new_runner_adopts_a_running_job",
         a_new_runner_adopts_a_running_job,
     ),
@@ -221,6 +225,10 @@ impl Fixture {
         fs::read_to_string(self.work.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
     }
 
+    fn read_optional(&self, file: &str) -> Option<String> {
+        fs::read_to_string(self.work.join(file)).ok()
+    }
+
     /// Waits until the supervisor recorded the script's process.
     fn wait_running(&self, job_id: JobId) -> JobRecord {
         let spool = self.spool(job_id);
@@ -361,6 +369,39 @@ fn environment_arguments_and_output_files() {
         "truncated, then written"
     );
     assert_eq!(fixture.read("err-00041.txt"), "to stderr\n");
+}
+
+fn a_job_cancelled_before_its_launch_never_starts() {
+    let fixture = fixture();
+    let request = fixture.request(43, "echo ran >> count.txt");
+    let runner = fixture.runner();
+    assert!(runner
+        .refuse(request.job_id, request.allocation_id)
+        .expect("refuse"));
+    // Durable: a restarted agent refuses the late launch too.
+    drop(runner);
+    let runner = fixture.runner();
+    assert_eq!(
+        runner.launch(&request).expect("launch"),
+        Launched::AlreadyLaunched
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        fixture.read_optional("count.txt").is_none(),
+        "a refused job ran"
+    );
+    assert!(runner.active().unwrap().is_empty());
+    assert!(runner.finished().unwrap().is_empty());
+    // A job that did launch is not refused: it is cancelled instead.
+    let launched = fixture.request(44, "sleep 30");
+    assert_eq!(runner.launch(&launched).expect("launch"), Launched::Started);
+    assert!(!runner
+        .refuse(launched.job_id, launched.allocation_id)
+        .expect("refuse"));
+    runner
+        .cancel(launched.job_id, launched.allocation_id)
+        .expect("cancel");
+    wait_finished(&fixture, &runner, 44);
 }
 
 fn a_second_launch_starts_nothing() {
