@@ -80,6 +80,9 @@ pub enum FaultKind {
     IsolateLeader,
     /// Split the controllers into a majority and a minority.
     Split,
+    /// Two sides that cannot reach each other, and one controller that
+    /// reaches both (Jepsen's "bridge"): no side alone is a majority.
+    Bridge,
     /// SIGKILL an agent (sometimes past `slurmd_timeout`), restart it.
     KillAgent,
 }
@@ -92,6 +95,7 @@ impl FaultKind {
             FaultKind::PauseLeader => "pause-leader",
             FaultKind::IsolateLeader => "isolate-leader",
             FaultKind::Split => "split",
+            FaultKind::Bridge => "bridge",
             FaultKind::KillAgent => "kill-agent",
         }
     }
@@ -101,13 +105,16 @@ impl FaultKind {
         match self {
             FaultKind::KillLeader | FaultKind::KillMinority => (2_000, 6_000),
             FaultKind::PauseLeader => (2_000, 5_000),
-            FaultKind::IsolateLeader | FaultKind::Split => (3_000, 8_000),
+            FaultKind::IsolateLeader | FaultKind::Split | FaultKind::Bridge => (3_000, 8_000),
             FaultKind::KillAgent => (3_000, 15_000),
         }
     }
 
     fn needs_network(self) -> bool {
-        matches!(self, FaultKind::IsolateLeader | FaultKind::Split)
+        matches!(
+            self,
+            FaultKind::IsolateLeader | FaultKind::Split | FaultKind::Bridge
+        )
     }
 }
 
@@ -126,13 +133,14 @@ pub fn parse_faults(list: &str) -> Result<Vec<FaultKind>, String> {
         let named: &[FaultKind] = match word {
             "kill" => &[FaultKind::KillLeader, FaultKind::KillMinority],
             "pause" => &[FaultKind::PauseLeader],
-            "partition" => &[FaultKind::IsolateLeader, FaultKind::Split],
+            "partition" => &[FaultKind::IsolateLeader, FaultKind::Split, FaultKind::Bridge],
             "agents" => &[FaultKind::KillAgent],
             "kill-leader" => &[FaultKind::KillLeader],
             "kill-minority" => &[FaultKind::KillMinority],
             "pause-leader" => &[FaultKind::PauseLeader],
             "isolate-leader" => &[FaultKind::IsolateLeader],
             "split" => &[FaultKind::Split],
+            "bridge" => &[FaultKind::Bridge],
             "kill-agent" => &[FaultKind::KillAgent],
             "netem" => {
                 return Err(
@@ -142,7 +150,7 @@ pub fn parse_faults(list: &str) -> Result<Vec<FaultKind>, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown fault {other:?} (kill, pause, partition, agents, or one of kill-leader, kill-minority, pause-leader, isolate-leader, split, kill-agent)"
+                    "unknown fault {other:?} (kill, pause, partition, agents, or one of kill-leader, kill-minority, pause-leader, isolate-leader, split, bridge, kill-agent)"
                 ))
             }
         };
@@ -295,6 +303,27 @@ fn inject(
             hosts.cut(&side, &rest)?;
             Ok((side, Undo::Network, format!("majority {}", rest.join(","))))
         }
+        FaultKind::Bridge => {
+            let shuffled = rng.choose(&controllers, controllers.len());
+            let side = (controllers.len() - 1) / 2;
+            let (left, rest) = shuffled.split_at(side.max(1));
+            let (bridge, right) = rest
+                .split_first()
+                .ok_or("too few controllers for a bridge")?;
+            if right.is_empty() {
+                return Err("too few controllers for a bridge".to_string());
+            }
+            hosts.cut(left, right)?;
+            Ok((
+                left.iter().chain(right).cloned().collect(),
+                Undo::Network,
+                format!(
+                    "{} cut from {}, {bridge} reaches both",
+                    left.join(","),
+                    right.join(",")
+                ),
+            ))
+        }
         FaultKind::KillAgent => {
             let agents = hosts.agents();
             let victim = rng.choose(&agents, 1).pop().ok_or("no agent to kill")?;
@@ -343,7 +372,8 @@ mod tests {
                 FaultKind::PauseLeader
             ]
         );
-        assert_eq!(parse_faults("partition,split").unwrap().len(), 2);
+        assert_eq!(parse_faults("partition,split").unwrap().len(), 3);
+        assert_eq!(parse_faults("bridge").unwrap(), vec![FaultKind::Bridge]);
         assert!(parse_faults("netem").unwrap_err().contains("sch_netem"));
         assert!(parse_faults("bogus").unwrap_err().contains("unknown fault"));
         assert!(parse_faults("").is_err());
