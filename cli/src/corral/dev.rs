@@ -547,11 +547,7 @@ fn without_token(config: &Config) -> Config {
 fn find_leader(config: &Config) -> anyhow::Result<Option<(u64, String)>> {
     let client = client(config)?;
     let rows = super::runtime()?.block_on(status::collect(client));
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| row.status.filter(|s| s.role == "leader"))
-        .max_by_key(|s| s.term)
-        .map(|s| (s.id, s.address)))
+    Ok(status::leader(rows).map(|s| (s.id, s.address)))
 }
 
 fn wait_for_leader(dev: &DevDir, config: &Config) -> anyhow::Result<(u64, String)> {

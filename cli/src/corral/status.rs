@@ -51,6 +51,16 @@ pub async fn collect(client: Arc<Client>) -> Vec<Row> {
     rows.into_iter().map(|(_, row)| row).collect()
 }
 
+/// The leader among the answers: the controller claiming to lead in the
+/// highest term. (One restarted after being killed as leader believes it
+/// leads its old term until it hears from the new leader.)
+pub fn leader(rows: Vec<Row>) -> Option<wire::ControllerStatusReply> {
+    rows.into_iter()
+        .filter_map(|row| row.status)
+        .filter(|status| status.role == "leader")
+        .max_by_key(|status| status.term)
+}
+
 fn optional(value: Option<u64>) -> String {
     value.map_or("-".to_string(), |v| v.to_string())
 }

@@ -205,17 +205,12 @@ fn kill_leader(
     })
 }
 
-/// The leader every answering controller's status names: the one reporting
-/// the role with the highest term.
+/// The leader of the highest term among the controllers that answer.
 fn current_leader(
     runtime: &Runtime,
     client: &Arc<Client>,
 ) -> anyhow::Result<wire::ControllerStatusReply> {
-    let rows = runtime.block_on(status::collect(client.clone()));
-    rows.into_iter()
-        .filter_map(|row| row.status)
-        .filter(|status| status.role == "leader")
-        .max_by_key(|status| status.term)
+    status::leader(runtime.block_on(status::collect(client.clone())))
         .context("no controller reports itself leader")
 }
 

@@ -429,11 +429,7 @@ fn current_leader(
     runtime: &Runtime,
     client: &Arc<Client>,
 ) -> anyhow::Result<wire::ControllerStatusReply> {
-    let rows = runtime.block_on(status::collect(client.clone()));
-    rows.into_iter()
-        .filter_map(|row| row.status)
-        .filter(|status| status.role == "leader")
-        .max_by_key(|status| status.term)
+    status::leader(runtime.block_on(status::collect(client.clone())))
         .context("no controller reports itself leader")
 }
 
