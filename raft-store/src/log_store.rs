@@ -59,6 +59,14 @@ impl LogStore {
         Ok(store)
     }
 
+    /// The committed index recorded before the last stop: openraft re-applies
+    /// the log up to it while the node starts.
+    pub(crate) fn stored_committed_index(&self) -> Result<Option<u64>, StoreError> {
+        let committed: Option<Option<LogId>> = read_meta(&self.meta, COMMITTED_KEY)
+            .map_err(|error| StoreError::corrupt(self.durable.dir(), error.to_string()))?;
+        Ok(committed.flatten().map(|log_id| log_id.index))
+    }
+
     /// A crash between recording the last purged log id and removing the
     /// entries behind it leaves those entries; nothing may read them, so they
     /// go now.

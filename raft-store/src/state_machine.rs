@@ -5,7 +5,7 @@ use std::io::Cursor;
 use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use corral_state::{ClusterState, Command, Outcome};
+use corral_state::{ClusterState, Outcome};
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, RaftSnapshotBuilder};
 use tokio::sync::watch;
@@ -24,6 +24,9 @@ pub struct StateMachineStore {
     shared: Arc<Shared>,
     snapshots: Arc<SnapshotFiles>,
     check_invariants: bool,
+    /// Entries up to this index are being re-applied after a restart; see
+    /// `StoreOptions::check_invariants`.
+    reapplied_until: Option<u64>,
 }
 
 /// A cheap, cloneable read view of the applied state.
@@ -71,7 +74,7 @@ impl Applied {
             EntryPayload::Normal(command) => {
                 let outcome = self.state.apply(&command);
                 if check_invariants {
-                    self.check_invariants(entry.log_id.index, &command);
+                    self.check_invariants(entry.log_id.index, || format!("command: {command:?}"));
                 }
                 outcome
             }
@@ -85,11 +88,12 @@ impl Applied {
     /// A violated invariant means the replicated state is corrupt; serving
     /// it, or applying more to it, would spread the damage. The panic also
     /// poisons the state lock, so no reader sees the corrupt state.
-    fn check_invariants(&self, index: u64, command: &Command) {
+    fn check_invariants(&self, index: u64, context: impl FnOnce() -> String) {
         if let Err(violation) = self.state.invariants() {
             panic!(
                 "the replicated state violates an invariant after applying log entry {index}: {violation}; \
-                 the state is corrupt, refusing to go on (command: {command:?})"
+                 the state is corrupt, refusing to go on ({})",
+                context()
             );
         }
     }
@@ -119,6 +123,7 @@ impl StateMachineStore {
     pub(crate) fn open(
         dir: &Path,
         options: &StoreOptions,
+        reapplied_until: Option<u64>,
     ) -> Result<StateMachineStore, StoreError> {
         let (snapshots, stored) = SnapshotFiles::open(dir)?;
         let applied = match stored {
@@ -141,6 +146,7 @@ impl StateMachineStore {
             }),
             snapshots: Arc::new(snapshots),
             check_invariants: options.check_invariants,
+            reapplied_until,
         })
     }
 
@@ -199,10 +205,22 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     {
         let outcomes = {
             let mut applied = self.shared.write();
-            entries
+            let mut reapplied = None;
+            let outcomes = entries
                 .into_iter()
-                .map(|entry| applied.apply_entry(entry, self.check_invariants))
-                .collect()
+                .map(|entry| {
+                    let index = entry.log_id.index;
+                    let reapplying = self.reapplied_until.is_some_and(|until| index <= until);
+                    if reapplying {
+                        reapplied = Some(index);
+                    }
+                    applied.apply_entry(entry, self.check_invariants && !reapplying)
+                })
+                .collect();
+            if let (true, Some(index)) = (self.check_invariants, reapplied) {
+                applied.check_invariants(index, || "re-applied after a restart".to_string());
+            }
+            outcomes
         };
         self.shared.publish_applied_index();
         Ok(outcomes)

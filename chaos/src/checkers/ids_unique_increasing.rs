@@ -5,17 +5,19 @@
 //! - acknowledged ids out of real-time order: submission A completed (Ok)
 //!   before submission B was invoked (Ok), yet id(A) > id(B). Equal ids are
 //!   left to the first rule (the same request retried may get the same id);
-//!   times are whole milliseconds, so only A.completed < B.invoked counts;
+//!   times are whole milliseconds, so only A.completed < B.invoked counts.
+//!   B's invocation is that of the first attempt with its request id: a
+//!   retry is answered with the job its first attempt may have created;
 //! - a job id twice in the final state.
 //!
 //! Cannot detect: the order of jobs whose submission was Unknown (their
 //! proposal may commit long after the client gave up, so a late, large id
 //! is legal), nor ids handed out within one millisecond.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{evidence, violation, Acknowledged, Index, Violation};
-use crate::history::History;
+use crate::history::{History, OperationKind};
 
 pub const NAME: &str = "ids-unique-increasing";
 
@@ -58,10 +60,24 @@ fn one_request_per_id(index: &Index) -> Vec<Violation> {
         .collect()
 }
 
+/// When each request id was first sent, over all its attempts whatever
+/// their outcome.
+fn first_invocations<'a>(index: &Index<'a>) -> HashMap<&'a str, u64> {
+    let mut first: HashMap<&str, u64> = HashMap::new();
+    for operation in &index.history.operations {
+        if let OperationKind::Submit { request_id, .. } = &operation.kind {
+            let invoked = first.entry(request_id).or_insert(operation.invoked_ms);
+            *invoked = (*invoked).min(operation.invoked_ms);
+        }
+    }
+    first
+}
+
 /// For each Ok submission B, the largest id among Ok submissions that
-/// completed before B was invoked must be smaller. One violation per
-/// witness A, naming every B it precedes.
+/// completed before B's request was first sent must be smaller. One
+/// violation per witness A, naming every B it precedes.
 fn increasing_in_real_time(index: &Index) -> Vec<Violation> {
+    let first_invoked = first_invocations(index);
     let mut by_completion: Vec<&Acknowledged> = index.acknowledged.iter().collect();
     by_completion.sort_by_key(|ack| (ack.operation.completed_ms, ack.operation.id));
     // prefix_max[i]: the ack with the largest id among by_completion[..=i].
@@ -75,8 +91,8 @@ fn increasing_in_real_time(index: &Index) -> Vec<Violation> {
     }
     let mut out_of_order: BTreeMap<u64, (&Acknowledged, Vec<&Acknowledged>)> = BTreeMap::new();
     for later in &index.acknowledged {
-        let before = by_completion
-            .partition_point(|ack| ack.operation.completed_ms < later.operation.invoked_ms);
+        let invoked = first_invoked[later.request_id];
+        let before = by_completion.partition_point(|ack| ack.operation.completed_ms < invoked);
         if before == 0 {
             continue;
         }
@@ -176,6 +192,27 @@ mod tests {
             vec![],
         );
         assert_eq!(check(&history), Vec::new());
+    }
+
+    #[test]
+    fn a_retry_is_ordered_by_its_first_attempt() {
+        // "b" was first sent at 0 and committed as job 1 while its first
+        // attempt timed out; "a" was acknowledged as job 2 meanwhile; the
+        // retry of "b" is answered with job 1. Seen from 0, b and a overlap.
+        let history = history(vec![
+            submit_unknown(1, "b", 0, 5_000),
+            submit_ok(2, "a", 2, 100, 4_000),
+            retried(submit_ok(3, "b", 1, 5_100, 5_200), 1),
+        ]);
+        assert_eq!(check(&history), Vec::new());
+        // Without the first attempt, the retry alone would be out of order.
+        let history = history_without_first(history);
+        assert_eq!(check(&history).len(), 1);
+    }
+
+    fn history_without_first(mut history: History) -> History {
+        history.operations.remove(0);
+        history
     }
 
     #[test]
