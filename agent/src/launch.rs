@@ -153,8 +153,8 @@ impl LaunchRequest {
             user: job.user.clone(),
             uid: job.uid,
             gid: job.gid,
-            account: None,
-            qos: None,
+            account: spec.account.clone(),
+            qos: spec.qos.clone(),
             work_dir: spec.work_dir.clone(),
             script: spec.script.clone(),
             arguments: spec.arguments.clone(),
@@ -165,7 +165,17 @@ impl LaunchRequest {
             open_mode: OpenMode::Truncate,
             submit_dir,
             submit_host: spec.submit_host.clone(),
-            array: None,
+            array: job
+                .array
+                .zip(spec.array.as_ref())
+                .map(|(task, array)| ArrayTask {
+                    array_job_id: task.array_job_id,
+                    task_id: task.task_id,
+                    task_count: array.indices.len() as u32,
+                    task_min: array.indices.first().copied().unwrap_or(task.task_id),
+                    task_max: array.indices.last().copied().unwrap_or(task.task_id),
+                    task_step: array.step(),
+                }),
             restart_count: job.requeue_count,
             kill_wait_ms: None,
         })

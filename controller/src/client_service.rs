@@ -106,13 +106,16 @@ impl Corral for ClientService {
         let spec = request
             .spec
             .ok_or_else(|| Status::invalid_argument("submission without a job spec"))?;
+        let spec: corral_state::JobSpec = spec
+            .try_into()
+            .map_err(|error| Status::invalid_argument(format!("invalid job spec: {error}")))?;
         let request_id = RequestId(request.request_id);
         let outcome = self
             .proposer
             .propose(|now_ms| Command::SubmitJob {
                 request_id,
                 actor,
-                spec: Box::new(spec.into()),
+                spec: Box::new(spec),
                 now_ms,
             })
             .await?;

@@ -19,6 +19,8 @@ pub enum ConversionError {
     ExitStatusOutOfRange(u32, u32),
     #[error("unknown node availability {0:?}")]
     UnknownNodeAvailability(String),
+    #[error("unknown dependency {0:?}")]
+    UnknownDependency(String),
 }
 
 impl From<&domain::JobSpec> for wire::JobSpec {
@@ -49,13 +51,101 @@ impl From<&domain::JobSpec> for wire::JobSpec {
             submit_host: spec.submit_host.clone(),
             gpus_per_node: spec.gpus_per_node,
             requeue: spec.requeue,
+            array: spec.array.as_ref().map(|array| wire::ArraySpec {
+                indices: array.indices.clone(),
+                max_running: array.max_running,
+            }),
+            dependency: spec
+                .dependency
+                .as_ref()
+                .map(|dependency| wire::Dependencies {
+                    any: dependency.any,
+                    conditions: dependency
+                        .conditions
+                        .iter()
+                        .map(|c| condition_to_wire(c, domain::ConditionState::Unfulfilled))
+                        .collect(),
+                }),
+            nice: spec.nice,
+            comment: spec.comment.clone(),
+            mail_type: spec.mail_type.clone(),
+            mail_user: spec.mail_user.clone(),
+            account: spec.account.clone(),
+            qos: spec.qos.clone(),
         }
     }
 }
 
-impl From<wire::JobSpec> for domain::JobSpec {
-    fn from(spec: wire::JobSpec) -> Self {
-        domain::JobSpec {
+fn condition_to_wire(
+    condition: &domain::DependencyCondition,
+    state: domain::ConditionState,
+) -> wire::DependencyCondition {
+    let (state, fulfilled_ms) = match state {
+        domain::ConditionState::Unfulfilled => ("unfulfilled", 0),
+        domain::ConditionState::Fulfilled { at_ms } => ("fulfilled", at_ms),
+        domain::ConditionState::Failed => ("failed", 0),
+    };
+    wire::DependencyCondition {
+        kind: condition.kind.slurm_name().to_string(),
+        job_id: condition.job_id,
+        task: condition.task,
+        delay_minutes: condition.delay_minutes,
+        state: state.to_string(),
+        fulfilled_ms,
+    }
+}
+
+fn condition_from_wire(
+    condition: wire::DependencyCondition,
+) -> Result<(domain::DependencyCondition, domain::ConditionState), ConversionError> {
+    use domain::DependencyKind as K;
+    let kind = [
+        K::After,
+        K::AfterAny,
+        K::AfterOk,
+        K::AfterNotOk,
+        K::Singleton,
+    ]
+    .into_iter()
+    .find(|kind| kind.slurm_name() == condition.kind)
+    .ok_or_else(|| ConversionError::UnknownDependency(condition.kind.clone()))?;
+    let state = match condition.state.as_str() {
+        "unfulfilled" | "" => domain::ConditionState::Unfulfilled,
+        "fulfilled" => domain::ConditionState::Fulfilled {
+            at_ms: condition.fulfilled_ms,
+        },
+        "failed" => domain::ConditionState::Failed,
+        other => return Err(ConversionError::UnknownDependency(other.to_string())),
+    };
+    Ok((
+        domain::DependencyCondition {
+            kind,
+            job_id: condition.job_id,
+            task: condition.task,
+            delay_minutes: condition.delay_minutes,
+        },
+        state,
+    ))
+}
+
+fn dependencies_from_wire(
+    dependencies: wire::Dependencies,
+) -> Result<domain::Dependencies, ConversionError> {
+    Ok(domain::Dependencies {
+        any: dependencies.any,
+        conditions: dependencies
+            .conditions
+            .into_iter()
+            .map(condition_from_wire)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+impl TryFrom<wire::JobSpec> for domain::JobSpec {
+    type Error = ConversionError;
+
+    fn try_from(spec: wire::JobSpec) -> Result<Self, ConversionError> {
+        Ok(domain::JobSpec {
             name: spec.name,
             partition: spec.partition,
             time_limit_minutes: spec.time_limit_minutes,
@@ -78,7 +168,29 @@ impl From<wire::JobSpec> for domain::JobSpec {
             submit_host: spec.submit_host,
             gpus_per_node: spec.gpus_per_node,
             requeue: spec.requeue,
-        }
+            array: spec.array.map(|array| domain::ArraySpec {
+                indices: array.indices,
+                max_running: array.max_running,
+            }),
+            dependency: spec
+                .dependency
+                .map(dependencies_from_wire)
+                .transpose()?
+                .map(|dependencies| domain::DependencySpec {
+                    any: dependencies.any,
+                    conditions: dependencies
+                        .conditions
+                        .into_iter()
+                        .map(|(c, _)| c)
+                        .collect(),
+                }),
+            nice: spec.nice,
+            comment: spec.comment,
+            mail_type: spec.mail_type,
+            mail_user: spec.mail_user,
+            account: spec.account,
+            qos: spec.qos,
+        })
     }
 }
 
@@ -144,6 +256,19 @@ pub fn job_to_wire(job: &domain::Job, with_script: bool) -> wire::Job {
         cancelled_by_uid: job.cancelled_by_uid,
         allocation: job.allocation.as_ref().map(allocation_to_wire),
         requeue_count: job.requeue_count,
+        array_job_id: job.array.map(|task| task.array_job_id),
+        array_task_id: job.array.map(|task| task.task_id),
+        dependencies: job
+            .dependencies
+            .as_ref()
+            .map(|dependencies| wire::Dependencies {
+                any: dependencies.any,
+                conditions: dependencies
+                    .conditions
+                    .iter()
+                    .map(|(condition, state)| condition_to_wire(condition, *state))
+                    .collect(),
+            }),
     }
 }
 
@@ -195,7 +320,7 @@ pub fn job_from_wire(job: wire::Job) -> Result<domain::Job, ConversionError> {
     Ok(domain::Job {
         id: job.id,
         request_id: domain::RequestId(job.request_id),
-        spec: std::sync::Arc::new(spec.into()),
+        spec: std::sync::Arc::new(spec.try_into()?),
         partition: job.partition,
         user: job.user,
         uid: job.uid,
@@ -209,6 +334,14 @@ pub fn job_from_wire(job: wire::Job) -> Result<domain::Job, ConversionError> {
         cancelled_by_uid: job.cancelled_by_uid,
         allocation: job.allocation.map(allocation_from_wire),
         requeue_count: job.requeue_count,
+        array: job
+            .array_job_id
+            .zip(job.array_task_id)
+            .map(|(array_job_id, task_id)| domain::ArrayTask {
+                array_job_id,
+                task_id,
+            }),
+        dependencies: job.dependencies.map(dependencies_from_wire).transpose()?,
     })
 }
 
@@ -226,6 +359,7 @@ impl From<&domain::Rejection> for wire::Rejection {
             R::InvalidUser(reason) => (Kind::InvalidUser, 0, reason.clone()),
             R::StaleAllocation(id) => (Kind::StaleAllocation, *id, String::new()),
             R::InvalidNode(name) => (Kind::InvalidNode, 0, name.clone()),
+            R::InvalidArray => (Kind::InvalidArray, 0, String::new()),
         };
         wire::Rejection {
             kind: kind as i32,
@@ -377,6 +511,8 @@ mod tests {
             cancelled_by_uid: Some(0),
             allocation: None,
             requeue_count: 0,
+            array: None,
+            dependencies: None,
         }
     }
 

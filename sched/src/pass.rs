@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use corral_state::{ClusterState, Command, Job, JobId, JobReason, NodeShare, PlannedAllocation};
+use corral_state::{
+    ClusterState, Command, Job, JobId, JobReason, NodeShare, PlannedAllocation, Resolution,
+};
 
 use crate::capacity::{Demand, FailedDemands};
 use crate::config::SchedulerConfig;
@@ -58,7 +60,7 @@ pub fn schedule(state: &ClusterState, now_ms: u64, config: &SchedulerConfig) -> 
     if jobs.is_empty() {
         return Plan::default();
     }
-    let mut pass = Pass::new(ClusterView::new(state, now_ms));
+    let mut pass = Pass::new(state, ClusterView::new(state, now_ms));
     for job in jobs {
         pass.take_turn(job);
     }
@@ -82,6 +84,9 @@ enum Turn {
 }
 
 struct Pass<'a> {
+    state: &'a ClusterState,
+    /// Tasks started in this pass, by array, for `%N` throttles.
+    array_started: HashMap<JobId, usize>,
     view: ClusterView<'a>,
     reservation: Option<Reservation>,
     failures: Vec<Failures>,
@@ -90,8 +95,10 @@ struct Pass<'a> {
 }
 
 impl<'a> Pass<'a> {
-    fn new(view: ClusterView<'a>) -> Pass<'a> {
+    fn new(state: &'a ClusterState, view: ClusterView<'a>) -> Pass<'a> {
         Pass {
+            state,
+            array_started: HashMap::new(),
             failures: vec![Failures::default(); view.partitions.len()],
             view,
             reservation: None,
@@ -102,16 +109,24 @@ impl<'a> Pass<'a> {
 
     fn take_turn(&mut self, job: &Job) {
         match self.turn(job) {
-            Turn::Start(shares) => self.plan.allocations.push(PlannedAllocation {
-                job_id: job.id,
-                shares,
-            }),
+            Turn::Start(shares) => {
+                if let Some(task) = job.array {
+                    *self.array_started.entry(task.array_job_id).or_default() += 1;
+                }
+                self.plan.allocations.push(PlannedAllocation {
+                    job_id: job.id,
+                    shares,
+                })
+            }
             Turn::Wait(reason) if reason != job.reason => self.plan.reasons.push((job.id, reason)),
             Turn::Wait(_) => {}
         }
     }
 
     fn turn(&mut self, job: &Job) -> Turn {
+        if let Some(reason) = self.held_back(job) {
+            return Turn::Wait(reason);
+        }
         let demand = Demand::of(&job.spec);
         let partition = self.view.partition_of(job);
         if let Some(reason) = partition_reason(&self.view, partition, job, &demand) {
@@ -135,6 +150,29 @@ impl<'a> Pass<'a> {
                 }
             }
         }
+    }
+
+    /// Kept from starting by its dependencies or its array's throttle,
+    /// before it may take anything (a reservation included).
+    fn held_back(&self, job: &Job) -> Option<JobReason> {
+        if let Some(dependencies) = &job.dependencies {
+            match dependencies.resolution() {
+                Resolution::Waiting => return Some(JobReason::Dependency),
+                Resolution::NeverSatisfied => return Some(JobReason::DependencyNeverSatisfied),
+                Resolution::Satisfied { eligible_ms } if eligible_ms > self.view.now_ms => {
+                    return Some(JobReason::Dependency)
+                }
+                Resolution::Satisfied { .. } => {}
+            }
+        }
+        let (task, max) = (job.array?, job.spec.array.as_ref()?.max_running?);
+        let started = self
+            .array_started
+            .get(&task.array_job_id)
+            .copied()
+            .unwrap_or(0);
+        let active = self.state.array_active_tasks(task.array_job_id) + started;
+        (active >= max as usize).then_some(JobReason::JobArrayTaskLimit)
     }
 
     fn capacity_reason(&mut self, partition: usize, demand: &Demand) -> Option<JobReason> {

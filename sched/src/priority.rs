@@ -42,7 +42,9 @@ impl ClusterSize {
 
 /// A job's priority at `now_ms` (see the module documentation).
 pub fn priority(job: &Job, now_ms: u64, cluster: ClusterSize, config: &SchedulerConfig) -> u64 {
-    age_points(job, now_ms, config).saturating_add(size_points(job, cluster, config))
+    let points = age_points(job, now_ms, config).saturating_add(size_points(job, cluster, config));
+    // `--nice=N` lowers the priority by N points (a negative nice raises it).
+    points.saturating_add_signed(-i64::from(job.spec.nice))
 }
 
 fn age_points(job: &Job, now_ms: u64, config: &SchedulerConfig) -> u64 {
@@ -125,6 +127,8 @@ mod tests {
             cancelled_by_uid: None,
             allocation: None,
             requeue_count: 0,
+            array: None,
+            dependencies: None,
         }
     }
 

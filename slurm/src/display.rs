@@ -30,6 +30,43 @@ pub struct DisplayContext {
     pub accounts: BTreeMap<JobId, String>,
     /// Group names by gid; gids missing here print as numbers.
     pub group_names: BTreeMap<u32, String>,
+    /// Pending tasks of an array shown on one line (`14_[1-5]`): the job
+    /// standing for them, and their indices. See [`group_pending_tasks`].
+    pub array_groups: BTreeMap<JobId, Vec<u32>>,
+}
+
+/// Folds the pending tasks of each array that never started into one
+/// line, as Slurm shows an array's pending tasks: the lowest task stands
+/// for them all. `jobs` keeps that task and the tasks that started.
+pub fn group_pending_tasks(jobs: &mut Vec<Job>, context: &mut DisplayContext) {
+    let mut groups: BTreeMap<JobId, (JobId, Vec<u32>)> = BTreeMap::new();
+    for job in jobs.iter() {
+        if let (Some(task), true) = (job.array, is_unsplit(job)) {
+            let group = groups
+                .entry(task.array_job_id)
+                .or_insert((job.id, Vec::new()));
+            group.0 = group.0.min(job.id);
+            group.1.push(task.task_id);
+        }
+    }
+    let leaders: BTreeMap<JobId, JobId> = groups
+        .iter()
+        .map(|(array, (leader, _))| (*array, *leader))
+        .collect();
+    jobs.retain(|job| match (job.array, is_unsplit(job)) {
+        (Some(task), true) => leaders.get(&task.array_job_id) == Some(&job.id),
+        _ => true,
+    });
+    for (leader, mut indices) in groups.into_values() {
+        indices.sort_unstable();
+        context.array_groups.insert(leader, indices);
+    }
+}
+
+/// A pending task that never ran: Slurm still keeps it in the array's
+/// own record.
+fn is_unsplit(job: &Job) -> bool {
+    job.state == JobState::Pending && job.requeue_count == 0
 }
 
 /// A job's time limit as the formatters see it.
@@ -46,6 +83,46 @@ impl DisplayContext {
             now_ms,
             utc_offset_seconds,
             ..DisplayContext::default()
+        }
+    }
+
+    /// `%i`: `ID`, `ARRAY_TASK`, or `ARRAY_[1-5%2]` for grouped tasks.
+    pub fn job_id_text(&self, job: &Job) -> String {
+        let Some(task) = job.array else {
+            return job.id.to_string();
+        };
+        match self.array_groups.get(&job.id) {
+            Some(indices) => format!(
+                "{}_[{}]",
+                task.array_job_id,
+                self.array_indices_text(job, indices)
+            ),
+            None => format!("{}_{}", task.array_job_id, task.task_id),
+        }
+    }
+
+    /// `%K`: the task index, `1-5%2` for grouped tasks, `N/A` outside an array.
+    pub fn array_task_text(&self, job: &Job) -> String {
+        let Some(task) = job.array else {
+            return "N/A".to_string();
+        };
+        match self.array_groups.get(&job.id) {
+            Some(indices) => self.array_indices_text(job, indices),
+            None => task.task_id.to_string(),
+        }
+    }
+
+    fn array_indices_text(&self, job: &Job, indices: &[u32]) -> String {
+        let max_running = job.spec.array.as_ref().and_then(|array| array.max_running);
+        corral_state::ArraySpec::compact(indices, max_running)
+    }
+
+    /// `%A`: the id of the record Slurm shows: a task that never started
+    /// is still part of its array's record.
+    pub fn raw_job_id(&self, job: &Job) -> JobId {
+        match job.array {
+            Some(task) if is_unsplit(job) => task.array_job_id,
+            _ => job.id,
         }
     }
 
@@ -106,6 +183,7 @@ impl DisplayContext {
     pub fn account(&self, job: &Job) -> String {
         self.accounts
             .get(&job.id)
+            .or(job.spec.account.as_ref())
             .cloned()
             .unwrap_or_else(|| "(null)".to_string())
     }
@@ -241,6 +319,8 @@ pub(crate) mod tests {
             cancelled_by_uid: None,
             allocation: None,
             requeue_count: 0,
+            array: None,
+            dependencies: None,
         }
     }
 

@@ -72,7 +72,15 @@ fn record_lines(job: &Job, context: &DisplayContext) -> Vec<Vec<String>> {
     let times = JobTimes::of(job, context);
     let node_list = context.node_list(job);
     let mut lines = vec![
-        vec![item("JobId", job.id), item("JobName", &job.spec.name)],
+        match job.array {
+            Some(task) => vec![
+                item("JobId", job.id),
+                item("ArrayJobId", task.array_job_id),
+                item("ArrayTaskId", task.task_id),
+                item("JobName", &job.spec.name),
+            ],
+            None => vec![item("JobId", job.id), item("JobName", &job.spec.name)],
+        },
         vec![
             item("UserId", format!("{}({})", job.user, job.uid)),
             item(
@@ -83,14 +91,19 @@ fn record_lines(job: &Job, context: &DisplayContext) -> Vec<Vec<String>> {
         ],
         vec![
             item("Priority", context.priority(job)),
-            item("Nice", 0),
+            item("Nice", job.spec.nice),
             item("Account", context.account(job)),
-            item("QOS", "normal"),
+            item("QOS", job.spec.qos.as_deref().unwrap_or("normal")),
         ],
         vec![
             item("JobState", job.state.slurm_name()),
             item("Reason", reason_text(job)),
-            item("Dependency", "(null)"),
+            item(
+                "Dependency",
+                job.dependencies
+                    .as_ref()
+                    .map_or_else(|| "(null)".to_string(), |d| d.slurm_text()),
+            ),
         ],
         vec![
             item("Requeue", 1),

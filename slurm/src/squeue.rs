@@ -31,12 +31,20 @@ pub enum FieldKind {
     Account,
     /// `%A` JOBID (the job's own id)
     JobIdRaw,
+    /// `%b` TRES_PER_NODE (the GPUs asked per node)
+    TresPerNode,
     /// `%C` CPUS
     Cpus,
     /// `%c` MIN_CPUS (CPUs per task)
     MinCpus,
     /// `%D` NODES
     Nodes,
+    /// `%E` DEPENDENCY
+    Dependency,
+    /// `%F` ARRAY_JOB_ID
+    ArrayJobId,
+    /// `%K` ARRAY_TASK_ID
+    ArrayTaskId,
     /// `%i` JOBID
     JobId,
     /// `%j` NAME
@@ -86,9 +94,13 @@ impl FieldKind {
         Some(match letter {
             'a' => FieldKind::Account,
             'A' => FieldKind::JobIdRaw,
+            'b' => FieldKind::TresPerNode,
             'C' => FieldKind::Cpus,
             'c' => FieldKind::MinCpus,
             'D' => FieldKind::Nodes,
+            'E' => FieldKind::Dependency,
+            'F' => FieldKind::ArrayJobId,
+            'K' => FieldKind::ArrayTaskId,
             'i' => FieldKind::JobId,
             'j' => FieldKind::Name,
             'l' => FieldKind::TimeLimit,
@@ -117,9 +129,13 @@ impl FieldKind {
         match self {
             FieldKind::Account => "ACCOUNT",
             FieldKind::JobIdRaw | FieldKind::JobId => "JOBID",
+            FieldKind::TresPerNode => "TRES_PER_NODE",
             FieldKind::Cpus => "CPUS",
             FieldKind::MinCpus => "MIN_CPUS",
             FieldKind::Nodes => "NODES",
+            FieldKind::Dependency => "DEPENDENCY",
+            FieldKind::ArrayJobId => "ARRAY_JOB_ID",
+            FieldKind::ArrayTaskId => "ARRAY_TASK_ID",
             FieldKind::Name => "NAME",
             FieldKind::TimeLimit => "TIME_LIMIT",
             FieldKind::TimeLeft => "TIME_LEFT",
@@ -148,7 +164,21 @@ impl FieldKind {
         let cut = |text: String| (text, true);
         match self {
             FieldKind::Account => cut(context.account(job)),
-            FieldKind::JobIdRaw | FieldKind::JobId => cut(job.id.to_string()),
+            FieldKind::JobId => cut(context.job_id_text(job)),
+            FieldKind::JobIdRaw => cut(context.raw_job_id(job).to_string()),
+            FieldKind::ArrayJobId => cut(job
+                .array
+                .map_or(job.id, |task| task.array_job_id)
+                .to_string()),
+            FieldKind::ArrayTaskId => cut(context.array_task_text(job)),
+            FieldKind::Dependency => cut(job
+                .dependencies
+                .as_ref()
+                .map_or_else(|| "(null)".to_string(), |d| d.slurm_text())),
+            FieldKind::TresPerNode => cut(match job.spec.gpus_per_node {
+                0 => "N/A".to_string(),
+                gpus => format!("gres:gpu:{gpus}"),
+            }),
             FieldKind::Cpus => cut(context.cpu_count(job).to_string()),
             FieldKind::MinCpus => cut(job.spec.cpus_per_task.to_string()),
             FieldKind::Nodes => cut(context.node_count(job).to_string()),

@@ -88,6 +88,8 @@ fn wrap_job(id: u32, name: &str, state: JobState) -> Job {
         cancelled_by_uid: None,
         allocation: None,
         requeue_count: 0,
+        array: None,
+        dependencies: None,
     }
 }
 

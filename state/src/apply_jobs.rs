@@ -5,8 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::allocation::{Allocation, AllocationId, PlannedAllocation};
+use crate::array::{ArrayTask, MAX_ARRAY_SIZE};
 use crate::cluster::ClusterState;
 use crate::command::{FinishCause, Outcome, Rejection};
+use crate::dependency::Resolution;
 use crate::job::{ExitStatus, Job, JobId, JobReason, JobSpec, JobState, RequestId};
 use crate::partition::{Partition, PartitionState};
 use crate::user::Actor;
@@ -30,32 +32,73 @@ impl ClusterState {
             Ok(partition) => partition.name.clone(),
             Err(rejection) => return Outcome::Rejected(rejection),
         };
-        let job_id = self.next_job_id;
-        self.next_job_id += 1;
+        let tasks: Vec<Option<u32>> = match &spec.array {
+            None => vec![None],
+            Some(array) => {
+                let valid = !array.indices.is_empty()
+                    && array.indices.windows(2).all(|pair| pair[0] < pair[1])
+                    && array.indices.iter().all(|index| *index < MAX_ARRAY_SIZE)
+                    && array.max_running != Some(0);
+                if !valid {
+                    return Outcome::Rejected(Rejection::InvalidArray);
+                }
+                array.indices.iter().copied().map(Some).collect()
+            }
+        };
+        // An array's own id names no job: its tasks take the ids after it.
+        let array_id = spec.array.is_some().then_some(self.next_job_id);
+        let first_id = self.next_job_id + u32::from(array_id.is_some());
+        let spec = Arc::new(spec.clone());
         let reason = if spec.hold {
             JobReason::JobHeldUser
         } else {
             JobReason::None
         };
-        let job = Job {
-            id: job_id,
-            request_id: request_id.clone(),
-            spec: Arc::new(spec.clone()),
-            partition,
-            user: actor.user.clone(),
-            uid: actor.uid,
-            gid: actor.gid,
-            state: JobState::Pending,
-            reason,
-            submit_time_ms: now_ms,
-            start_time_ms: None,
-            end_time_ms: None,
-            exit_status: ExitStatus::default(),
-            cancelled_by_uid: None,
-            allocation: None,
-            requeue_count: 0,
-        };
-        self.jobs.insert(job_id, job);
+        for (offset, task) in tasks.into_iter().enumerate() {
+            let job_id = first_id + offset as JobId;
+            let mut job = Job {
+                id: job_id,
+                request_id: request_id.clone(),
+                spec: spec.clone(),
+                partition: partition.clone(),
+                user: actor.user.clone(),
+                uid: actor.uid,
+                gid: actor.gid,
+                state: JobState::Pending,
+                reason,
+                submit_time_ms: now_ms,
+                start_time_ms: None,
+                end_time_ms: None,
+                exit_status: ExitStatus::default(),
+                cancelled_by_uid: None,
+                allocation: None,
+                requeue_count: 0,
+                array: array_id.zip(task).map(|(array_job_id, task_id)| ArrayTask {
+                    array_job_id,
+                    task_id,
+                }),
+                dependencies: None,
+            };
+            if let Some(dependency) = &spec.dependency {
+                let dependencies = self.new_dependencies(&job, dependency, now_ms);
+                match dependencies.resolution() {
+                    Resolution::Waiting => {
+                        self.waiting.insert(job_id);
+                        if !spec.hold {
+                            job.reason = JobReason::Dependency;
+                        }
+                    }
+                    Resolution::NeverSatisfied if !spec.hold => {
+                        job.reason = JobReason::DependencyNeverSatisfied
+                    }
+                    _ => {}
+                }
+                job.dependencies = Some(dependencies);
+            }
+            self.jobs.insert(job_id, job);
+            self.next_job_id = job_id + 1;
+        }
+        let job_id = array_id.unwrap_or(first_id);
         self.requests.insert(request_id.clone(), job_id, now_ms);
         Outcome::Submitted {
             job_id,
@@ -98,6 +141,35 @@ impl ClusterState {
         actor: &Actor,
         now_ms: u64,
     ) -> Outcome {
+        self.for_job_or_array(job_id, |state, id| state.cancel_one(id, actor, now_ms))
+    }
+
+    /// Applies `action` to the job, or to every task still known when
+    /// `job_id` is an array's id (`scancel 14` of array 14). Done when it
+    /// was done to any task; else the first task's rejection.
+    fn for_job_or_array(
+        &mut self,
+        job_id: JobId,
+        mut action: impl FnMut(&mut ClusterState, JobId) -> Outcome,
+    ) -> Outcome {
+        if self.jobs.contains_key(&job_id) {
+            return action(self, job_id);
+        }
+        let tasks: Vec<JobId> = self.array_tasks(job_id).map(|job| job.id).collect();
+        let outcomes: Vec<Outcome> = tasks.into_iter().map(|id| action(self, id)).collect();
+        match outcomes
+            .iter()
+            .find(|outcome| matches!(outcome, Outcome::Done))
+        {
+            Some(done) => done.clone(),
+            None => outcomes
+                .into_iter()
+                .next()
+                .unwrap_or(Outcome::Rejected(Rejection::InvalidJobId(job_id))),
+        }
+    }
+
+    fn cancel_one(&mut self, job_id: JobId, actor: &Actor, now_ms: u64) -> Outcome {
         let job = match self.modifiable_job(job_id, actor) {
             Ok(job) => job,
             Err(rejection) => return Outcome::Rejected(rejection),
@@ -120,6 +192,10 @@ impl ClusterState {
     }
 
     pub(crate) fn apply_hold_job(&mut self, job_id: JobId, actor: &Actor) -> Outcome {
+        self.for_job_or_array(job_id, |state, id| state.hold_one(id, actor))
+    }
+
+    fn hold_one(&mut self, job_id: JobId, actor: &Actor) -> Outcome {
         let job = match self.modifiable_job(job_id, actor) {
             Ok(job) => job,
             Err(rejection) => return Outcome::Rejected(rejection),
@@ -136,6 +212,10 @@ impl ClusterState {
     }
 
     pub(crate) fn apply_release_job(&mut self, job_id: JobId, actor: &Actor) -> Outcome {
+        self.for_job_or_array(job_id, |state, id| state.release_one(id, actor))
+    }
+
+    fn release_one(&mut self, job_id: JobId, actor: &Actor) -> Outcome {
         let job = match self.modifiable_job(job_id, actor) {
             Ok(job) => job,
             Err(rejection) => return Outcome::Rejected(rejection),
@@ -219,7 +299,7 @@ impl ClusterState {
         let (Some(job), Some(members)) = (self.jobs.get(&planned.job_id), members) else {
             return false;
         };
-        if job.state != JobState::Pending || job.reason.is_hold() {
+        if job.state != JobState::Pending || job.reason.is_hold() || !self.may_start(job) {
             return false;
         }
         let spec = &job.spec;
@@ -249,6 +329,33 @@ impl ClusterState {
                 && gpus_distinct.len() == share.gpus.len()
                 && share.gpus.iter().all(|gpu| free_gpus.contains(gpu))
         })
+    }
+
+    /// Its dependencies allow it now, and its array runs fewer tasks than
+    /// its throttle.
+    pub fn may_start(&self, job: &Job) -> bool {
+        let dependencies_allow = job.dependencies.as_ref().is_none_or(|d| {
+            matches!(d.resolution(), Resolution::Satisfied { eligible_ms } if eligible_ms <= self.latest_now_ms)
+        });
+        dependencies_allow && !self.array_throttled(job)
+    }
+
+    /// As many tasks of the job's array run as `%N` allows.
+    pub fn array_throttled(&self, job: &Job) -> bool {
+        let (Some(task), Some(max)) = (
+            job.array,
+            job.spec.array.as_ref().and_then(|a| a.max_running),
+        ) else {
+            return false;
+        };
+        self.array_active_tasks(task.array_job_id) >= max as usize
+    }
+
+    /// Tasks of the array running or completing.
+    pub fn array_active_tasks(&self, array_job_id: JobId) -> usize {
+        self.array_tasks(array_job_id)
+            .filter(|task| matches!(task.state, JobState::Running | JobState::Completing))
+            .count()
     }
 
     fn take_resources(&mut self, allocation: &Allocation) {

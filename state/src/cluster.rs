@@ -1,6 +1,6 @@
 //! [`ClusterState`], the one `match` that applies commands to it, and reads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +30,9 @@ pub struct ClusterState {
     /// The id the next started allocation gets. Only ever grows.
     #[serde(default = "first_allocation_id")]
     pub(crate) next_allocation_id: AllocationId,
+    /// Pending jobs with dependency conditions not yet resolved.
+    #[serde(default)]
+    pub(crate) waiting: BTreeSet<JobId>,
 }
 
 fn first_allocation_id() -> AllocationId {
@@ -48,6 +51,7 @@ impl Default for ClusterState {
             latest_now_ms: 0,
             nodes: BTreeMap::new(),
             next_allocation_id: first_allocation_id(),
+            waiting: BTreeSet::new(),
         }
     }
 }
@@ -66,7 +70,7 @@ impl ClusterState {
     /// on `self` and `command`.
     pub fn apply(&mut self, command: &Command) -> Outcome {
         self.latest_now_ms = self.latest_now_ms.max(command.now_ms());
-        match command {
+        let outcome = match command {
             Command::SubmitJob {
                 request_id,
                 actor,
@@ -114,7 +118,11 @@ impl ClusterState {
             Command::PurgeJobs {
                 finished_before_ms, ..
             } => self.apply_purge_jobs(*finished_before_ms),
+        };
+        if !self.waiting.is_empty() {
+            self.resolve_dependencies(command.now_ms());
         }
+        outcome
     }
 
     // ---- reads ----
@@ -123,7 +131,8 @@ impl ClusterState {
         self.jobs.get(&job_id)
     }
 
-    /// Jobs matching `query`, in job id order.
+    /// Jobs matching `query`, in job id order. An id that is an array's
+    /// names all its tasks.
     pub fn jobs<'a>(&'a self, query: &'a JobQuery) -> impl Iterator<Item = &'a Job> + 'a {
         let by_id: Box<dyn Iterator<Item = &Job>> = if query.job_ids.is_empty() {
             Box::new(self.jobs.values())
@@ -131,13 +140,26 @@ impl ClusterState {
             let mut ids = query.job_ids.clone();
             ids.sort_unstable();
             ids.dedup();
-            Box::new(ids.into_iter().filter_map(|id| self.jobs.get(&id)))
+            Box::new(
+                ids.into_iter()
+                    .flat_map(|id| -> Box<dyn Iterator<Item = &Job>> {
+                        match self.jobs.get(&id) {
+                            Some(job) => Box::new(std::iter::once(job)),
+                            None => Box::new(self.array_tasks(id)),
+                        }
+                    }),
+            )
         };
         by_id.filter(move |job| {
             (query.states.is_empty() || query.states.contains(&job.state))
                 && (query.users.is_empty() || query.users.contains(&job.user))
                 && (query.partitions.is_empty() || query.partitions.contains(&job.partition))
         })
+    }
+
+    /// The tasks of array `array_job_id` still known, in task order.
+    pub fn tasks_of_array(&self, array_job_id: JobId) -> impl Iterator<Item = &Job> {
+        self.array_tasks(array_job_id)
     }
 
     pub fn all_jobs(&self) -> impl Iterator<Item = &Job> {

@@ -191,6 +191,8 @@ pub enum Rejection {
     /// from before a requeue): ignored.
     StaleAllocation(JobId),
     InvalidNode(String),
+    /// An `--array` with no index, or one at or above `MaxArraySize`.
+    InvalidArray,
 }
 
 impl fmt::Display for Rejection {
@@ -207,6 +209,7 @@ impl fmt::Display for Rejection {
             Rejection::InvalidUser(reason) => write!(f, "Invalid user: {reason}"),
             Rejection::StaleAllocation(_) => f.write_str("Job allocation does not exist"),
             Rejection::InvalidNode(_) => f.write_str("Invalid node name specified"),
+            Rejection::InvalidArray => f.write_str("Invalid job array specification"),
         }
     }
 }

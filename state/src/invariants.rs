@@ -8,6 +8,7 @@ use std::fmt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cluster::ClusterState;
+use crate::dependency::Resolution;
 use crate::job::JobState;
 use crate::node::NodeUsage;
 
@@ -40,6 +41,30 @@ impl ClusterState {
         self.check_users()?;
         self.check_allocations()?;
         self.check_node_usage()?;
+        self.check_waiting()?;
+        Ok(())
+    }
+
+    /// The waiting set holds exactly the pending jobs whose dependencies
+    /// are not yet resolved.
+    fn check_waiting(&self) -> Result<(), InvariantViolation> {
+        for job in self.jobs.values() {
+            let waits = job.state == JobState::Pending
+                && job
+                    .dependencies
+                    .as_ref()
+                    .is_some_and(|d| d.resolution() == Resolution::Waiting);
+            ensure!(
+                waits == self.waiting.contains(&job.id),
+                "job {} waits on its dependencies: {waits}, but the waiting set says {}",
+                job.id,
+                !waits
+            );
+        }
+        ensure!(
+            self.waiting.iter().all(|id| self.jobs.contains_key(id)),
+            "the waiting set names jobs that do not exist"
+        );
         Ok(())
     }
 

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::allocation::Allocation;
+use crate::array::{ArraySpec, ArrayTask};
+use crate::dependency::{Dependencies, DependencySpec};
 
 /// A job id as Slurm shows it: a positive 32-bit number, assigned in `apply`.
 pub type JobId = u32;
@@ -59,6 +61,28 @@ pub struct JobSpec {
     /// instead of ending it with `NODE_FAIL`.
     #[serde(default)]
     pub requeue: bool,
+    /// `--array`: one task per index.
+    #[serde(default)]
+    pub array: Option<ArraySpec>,
+    /// `--dependency`.
+    #[serde(default)]
+    pub dependency: Option<DependencySpec>,
+    /// `--nice`: subtracted from the priority.
+    #[serde(default)]
+    pub nice: i32,
+    /// `--comment`, recorded.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// `--mail-type` and `--mail-user`, recorded (Corral sends no mail).
+    #[serde(default)]
+    pub mail_type: Option<String>,
+    #[serde(default)]
+    pub mail_user: Option<String>,
+    /// `-A/--account` and `--qos`, recorded for accounting.
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub qos: Option<String>,
 }
 
 impl JobSpec {
@@ -100,6 +124,14 @@ impl Default for JobSpec {
             submit_host: String::new(),
             gpus_per_node: 0,
             requeue: false,
+            array: None,
+            dependency: None,
+            nice: 0,
+            comment: None,
+            mail_type: None,
+            mail_user: None,
+            account: None,
+            qos: None,
         }
     }
 }
@@ -212,10 +244,16 @@ pub enum JobReason {
     TimeLimit,
     /// A job ended (or requeued) because a node it ran on went down.
     NodeDown,
+    /// Waiting for the jobs named by `--dependency`.
+    Dependency,
+    /// `--dependency` can never be satisfied (`afterok` on a failed job).
+    DependencyNeverSatisfied,
+    /// As many tasks of its array run as `--array=...%N` allows.
+    JobArrayTaskLimit,
 }
 
 impl JobReason {
-    pub const ALL: [JobReason; 14] = [
+    pub const ALL: [JobReason; 17] = [
         JobReason::None,
         JobReason::Priority,
         JobReason::Resources,
@@ -230,6 +268,9 @@ impl JobReason {
         JobReason::NonZeroExitCode,
         JobReason::TimeLimit,
         JobReason::NodeDown,
+        JobReason::Dependency,
+        JobReason::DependencyNeverSatisfied,
+        JobReason::JobArrayTaskLimit,
     ];
 
     /// Holds keep a job pending whatever the scheduler finds.
@@ -257,6 +298,9 @@ impl JobReason {
             JobReason::NonZeroExitCode => "NonZeroExitCode",
             JobReason::TimeLimit => "TimeLimit",
             JobReason::NodeDown => "NodeDown",
+            JobReason::Dependency => "Dependency",
+            JobReason::DependencyNeverSatisfied => "DependencyNeverSatisfied",
+            JobReason::JobArrayTaskLimit => "JobArrayTaskLimit",
         }
     }
 }
@@ -302,6 +346,12 @@ pub struct Job {
     /// How many times the job went back to the queue after a node failure.
     #[serde(default)]
     pub requeue_count: u32,
+    /// The array this job is a task of.
+    #[serde(default)]
+    pub array: Option<ArrayTask>,
+    /// `--dependency` and where its conditions stand.
+    #[serde(default)]
+    pub dependencies: Option<Dependencies>,
 }
 
 impl Job {

@@ -16,8 +16,10 @@ mod allocation;
 mod apply_admin;
 mod apply_jobs;
 mod apply_nodes;
+mod array;
 mod cluster;
 mod command;
+mod dependency;
 pub mod hostlist;
 mod invariants;
 mod job;
@@ -28,8 +30,12 @@ mod user;
 
 pub use allocation::{Allocation, AllocationId, NodeShare, PlannedAllocation};
 pub use apply_nodes::SYSTEM_REASON_USER;
+pub use array::{ArraySpec, ArrayTask, MAX_ARRAY_SIZE};
 pub use cluster::{ClusterState, JobQuery};
 pub use command::{Command, FinishCause, NodeChange, NodeDefinition, Outcome, Rejection};
+pub use dependency::{
+    ConditionState, Dependencies, DependencyCondition, DependencyKind, DependencySpec, Resolution,
+};
 pub use invariants::InvariantViolation;
 pub use job::{ExitStatus, Job, JobId, JobReason, JobSpec, JobState, RequestId};
 pub use node::{Gpu, Node, NodeAvailability, NodeReason, NodeResources, NodeUsage};

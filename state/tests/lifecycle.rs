@@ -2,9 +2,10 @@
 //! failures and drains, each checked against `invariants()`.
 
 use corral_state::{
-    Actor, AllocationId, ClusterState, Command, ExitStatus, FinishCause, Gpu, JobReason, JobSpec,
-    JobState, NodeChange, NodeDefinition, NodeResources, NodeShare, Outcome, Partition,
-    PartitionState, PlannedAllocation, Rejection, RequestId,
+    Actor, AllocationId, ArraySpec, ClusterState, Command, DependencyCondition, DependencyKind,
+    DependencySpec, ExitStatus, FinishCause, Gpu, JobReason, JobSpec, JobState, NodeChange,
+    NodeDefinition, NodeResources, NodeShare, Outcome, Partition, PartitionState,
+    PlannedAllocation, Rejection, RequestId,
 };
 
 struct Cluster {
@@ -329,4 +330,165 @@ fn drained_nodes_take_no_new_jobs_until_resumed() {
         now_ms: 3,
     });
     assert_eq!(refused, Outcome::Rejected(Rejection::AccessDenied));
+}
+
+fn array(indices: &[u32], max_running: Option<u32>) -> JobSpec {
+    JobSpec {
+        array: Some(ArraySpec {
+            indices: indices.to_vec(),
+            max_running,
+        }),
+        ..JobSpec::default()
+    }
+}
+
+fn depending_on(any: bool, conditions: &[(DependencyKind, u32, Option<u32>)]) -> JobSpec {
+    JobSpec {
+        dependency: Some(DependencySpec {
+            any,
+            conditions: conditions
+                .iter()
+                .map(|(kind, job_id, task)| DependencyCondition {
+                    kind: *kind,
+                    job_id: *job_id,
+                    task: *task,
+                    delay_minutes: 0,
+                })
+                .collect(),
+        }),
+        ..JobSpec::default()
+    }
+}
+
+#[test]
+fn an_array_is_one_id_and_one_job_per_task() {
+    let mut cluster = Cluster::new();
+    let array_id = cluster.submit(array(&[1, 3, 5], Some(1)));
+    assert!(
+        cluster.state.job(array_id).is_none(),
+        "the array's id names no job"
+    );
+    let tasks: Vec<(u32, u32)> = cluster
+        .state
+        .tasks_of_array(array_id)
+        .map(|job| (job.id, job.array.unwrap().task_id))
+        .collect();
+    assert_eq!(
+        tasks,
+        [(array_id + 1, 1), (array_id + 2, 3), (array_id + 3, 5)]
+    );
+    assert_eq!(cluster.state.next_job_id(), array_id + 4);
+    // %1: a second task may not start while one runs.
+    assert!(started(&cluster.plan(array_id + 1, &[("n1", 1, 0, &[])])));
+    assert!(!started(&cluster.plan(array_id + 2, &[("n2", 1, 0, &[])])));
+    cluster.finish(array_id + 1, 0, FinishCause::Exited);
+    assert!(started(&cluster.plan(array_id + 2, &[("n2", 1, 0, &[])])));
+    // Cancelling the array's id cancels every task still alive.
+    assert_eq!(
+        cluster.apply(Command::CancelJob {
+            job_id: array_id,
+            actor: Actor::root(),
+            now_ms: cluster.now_ms,
+        }),
+        Outcome::Done
+    );
+    assert_eq!(cluster.state_of(array_id + 1), JobState::Completed);
+    assert_eq!(cluster.state_of(array_id + 2), JobState::Completing);
+    assert_eq!(cluster.state_of(array_id + 3), JobState::Cancelled);
+}
+
+#[test]
+fn an_invalid_array_is_rejected_and_takes_no_id() {
+    let mut cluster = Cluster::new();
+    let before = cluster.state.next_job_id();
+    for spec in [
+        array(&[], None),
+        array(&[3, 1], None),
+        array(&[1001], None),
+        array(&[1], Some(0)),
+    ] {
+        let outcome = cluster.apply(Command::SubmitJob {
+            request_id: RequestId(format!("bad{:?}", spec.array)),
+            actor: Actor::root(),
+            spec: Box::new(spec),
+            now_ms: cluster.now_ms,
+        });
+        assert_eq!(outcome, Outcome::Rejected(Rejection::InvalidArray));
+    }
+    assert_eq!(cluster.state.next_job_id(), before);
+}
+
+#[test]
+fn dependencies_resolve_when_the_jobs_they_name_move() {
+    use DependencyKind::*;
+    let mut cluster = Cluster::new();
+    let first = cluster.submit(JobSpec::default());
+    let tasks = cluster.submit(array(&[0, 1], None));
+    let ok = cluster.submit(depending_on(false, &[(AfterOk, first, None)]));
+    let started_dep = cluster.submit(depending_on(false, &[(After, first, None)]));
+    let not_ok = cluster.submit(depending_on(false, &[(AfterNotOk, first, None)]));
+    let whole_array = cluster.submit(depending_on(false, &[(AfterAny, tasks, None)]));
+    let one_task = cluster.submit(depending_on(false, &[(AfterOk, tasks, Some(1))]));
+    let unknown = cluster.submit(depending_on(false, &[(AfterOk, 999_999, None)]));
+    let reason = |cluster: &Cluster, job: u32| cluster.state.job(job).unwrap().reason;
+    for job in [ok, started_dep, not_ok, whole_array, one_task] {
+        assert_eq!(reason(&cluster, job), JobReason::Dependency, "job {job}");
+    }
+    assert_eq!(
+        reason(&cluster, unknown),
+        JobReason::None,
+        "an unknown job satisfies"
+    );
+
+    assert!(started(&cluster.plan(first, &[("n1", 1, 0, &[])])));
+    assert_eq!(reason(&cluster, started_dep), JobReason::None);
+    assert_eq!(reason(&cluster, ok), JobReason::Dependency);
+    cluster.finish(first, 0, FinishCause::Exited);
+    assert_eq!(reason(&cluster, ok), JobReason::None);
+    assert_eq!(
+        reason(&cluster, not_ok),
+        JobReason::DependencyNeverSatisfied
+    );
+    // A job whose dependencies are not satisfied cannot be started.
+    assert!(!started(&cluster.plan(not_ok, &[("n1", 1, 0, &[])])));
+
+    let task_1 = tasks + 2;
+    assert!(started(&cluster.plan(task_1, &[("n1", 1, 0, &[])])));
+    cluster.finish(task_1, 0, FinishCause::Exited);
+    assert_eq!(reason(&cluster, one_task), JobReason::None);
+    assert_eq!(reason(&cluster, whole_array), JobReason::Dependency);
+    cluster.apply(Command::CancelJob {
+        job_id: tasks + 1,
+        actor: Actor::root(),
+        now_ms: cluster.now_ms,
+    });
+    assert_eq!(reason(&cluster, whole_array), JobReason::None);
+    assert!(started(&cluster.plan(whole_array, &[("n2", 1, 0, &[])])));
+}
+
+#[test]
+fn singleton_waits_for_earlier_jobs_of_the_same_name_and_user() {
+    let mut cluster = Cluster::new();
+    let named = |name: &str, singleton: bool| JobSpec {
+        name: name.into(),
+        ..if singleton {
+            depending_on(false, &[(DependencyKind::Singleton, 0, None)])
+        } else {
+            JobSpec::default()
+        }
+    };
+    let first = cluster.submit(named("train", false));
+    let other_name = cluster.submit(named("eval", true));
+    let second = cluster.submit(named("train", true));
+    assert_eq!(
+        cluster.state.job(other_name).unwrap().reason,
+        JobReason::None
+    );
+    assert_eq!(
+        cluster.state.job(second).unwrap().reason,
+        JobReason::Dependency
+    );
+    assert!(started(&cluster.plan(first, &[("n1", 1, 0, &[])])));
+    cluster.finish(first, 0, FinishCause::Exited);
+    assert_eq!(cluster.state.job(second).unwrap().reason, JobReason::None);
 }

@@ -83,6 +83,43 @@ const USAGE: &str = "Usage: scancel [-A account] [--batch] [--full] [--interacti
                [--hurry] [-V] [-v] [-w hosts...] [--wckey=wckey] [job_id[_array_id][.step_id]]
 ";
 
+/// `14` (a job, or every task of array 14) or `14_3` (one task).
+fn parse_target(operand: &str) -> Result<(u32, Option<u32>), SlurmError> {
+    let invalid = || SlurmError::command_error(COMMAND, &format!("Invalid job id {operand}"), 1);
+    let (id, task) = match operand.split_once('_') {
+        Some((id, task)) => (id, Some(task.parse::<u32>().map_err(|_| invalid())?)),
+        None => (operand, None),
+    };
+    let id = id
+        .parse::<u32>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(invalid)?;
+    Ok((id, task))
+}
+
+/// The job id of task `task` of array `array_job_id`, if the cluster knows it.
+fn task_job_id(
+    client: &corral_client::Client,
+    array_job_id: u32,
+    task: u32,
+) -> Result<Option<u32>, SlurmError> {
+    let query = wire::GetJobsRequest {
+        job_ids: vec![array_job_id],
+        ..Default::default()
+    };
+    let error_prefix =
+        format!("{COMMAND}: error: Kill job error on job id {array_job_id}_{task}: ");
+    let (jobs, _) = super::jobs::fetch(COMMAND, client, query, &error_prefix)?;
+    Ok(jobs
+        .iter()
+        .find(|job| {
+            job.array
+                .is_some_and(|a| a.array_job_id == array_job_id && a.task_id == task)
+        })
+        .map(|job| job.id))
+}
+
 pub fn run(args: &[String]) -> Result<u8, SlurmError> {
     let mut verbose = 0;
     let mut quiet = false;
@@ -126,18 +163,19 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
             1,
         ));
     }
-    let job_ids = operands
+    let targets = operands
         .iter()
-        .map(|id| {
-            id.parse::<u32>().ok().filter(|id| *id > 0).ok_or_else(|| {
-                SlurmError::command_error(COMMAND, &format!("Invalid job id {id}"), 1)
-            })
-        })
-        .collect::<Result<Vec<u32>, _>>()?;
+        .map(|operand| parse_target(operand))
+        .collect::<Result<Vec<_>, _>>()?;
     let client = connect(COMMAND)?;
     let runtime = super::runtime(COMMAND)?;
     let mut exit_code = 0;
-    for job_id in job_ids {
+    for (job_id, task) in targets {
+        // `ID_N`: the task's own job id; an unknown task is an unknown job.
+        let job_id = match task {
+            None => job_id,
+            Some(task) => task_job_id(&client, job_id, task)?.unwrap_or(0),
+        };
         if verbose > 0 {
             eprintln!("{COMMAND}: Terminating job {job_id}");
         }

@@ -158,13 +158,23 @@ fn ping() -> Result<u8, SlurmError> {
 }
 
 fn show_job(ids: &[&str], layout: Layout) -> Result<u8, SlurmError> {
+    // `14_3`: task 3 of array 14.
+    let mut task = None;
     let job_ids = match ids {
         [] => Vec::new(),
-        [id] => vec![id
-            .parse::<u32>()
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or_else(malformed_job_id_error)?],
+        [id] => {
+            let (id, task_text) = id
+                .split_once('_')
+                .map_or((*id, None), |(i, t)| (i, Some(t)));
+            if let Some(text) = task_text {
+                task = Some(text.parse::<u32>().map_err(|_| malformed_job_id_error())?);
+            }
+            vec![id
+                .parse::<u32>()
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(malformed_job_id_error)?]
+        }
         [_, extra, ..] => {
             return Err(SlurmError::new(
                 vec![format!("invalid keyword: {extra}")],
@@ -177,7 +187,10 @@ fn show_job(ids: &[&str], layout: Layout) -> Result<u8, SlurmError> {
         job_ids: job_ids.clone(),
         ..Default::default()
     };
-    let (jobs, context) = jobs::fetch(COMMAND, &client, query, "slurm_load_jobs error: ")?;
+    let (mut jobs, context) = jobs::fetch(COMMAND, &client, query, "slurm_load_jobs error: ")?;
+    if let Some(task) = task {
+        jobs.retain(|job| job.array.is_some_and(|a| a.task_id == task));
+    }
     if jobs.is_empty() {
         if job_ids.is_empty() {
             println!("No jobs in the system");

@@ -27,6 +27,7 @@ enum Key {
     Partitions,
     Names,
     All,
+    ArrayTasks,
     Help,
     Usage,
     Version,
@@ -53,7 +54,7 @@ const OPTIONS: &[OptionDef<Key>] = &[
         Key::Unsupported("accounts"),
     ),
     option("all", Some('a'), No, Key::All),
-    option("array", Some('r'), No, Key::Unsupported("array")),
+    option("array", Some('r'), No, Key::ArrayTasks),
     option("array-unique", None, No, Key::Unsupported("array-unique")),
     option("Format", Some('O'), Required, Key::Unsupported("Format")),
     option("format", Some('o'), Required, Key::Format),
@@ -115,6 +116,10 @@ struct Request {
     long: bool,
     format: String,
     job_ids: Vec<u32>,
+    /// `-j 14_3`: only these tasks of the arrays named.
+    tasks: Tasks,
+    /// `-r`: one line per array task.
+    array_tasks: bool,
     /// `None`: Slurm's default, every job not yet finished.
     states: Option<Vec<JobState>>,
     users: Vec<String>,
@@ -133,16 +138,30 @@ fn split_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn parse_job_ids(text: &str) -> Result<Vec<u32>, SlurmError> {
-    split_list(text)
-        .iter()
-        .map(|id| {
-            id.parse::<u32>()
-                .ok()
-                .filter(|id| *id > 0)
-                .ok_or_else(|| error(&format!("Invalid job id: {id}")))
-        })
-        .collect()
+/// Array tasks named as `ID_N`: (array id, task index).
+type Tasks = Vec<(u32, u32)>;
+
+/// `14,15_3`: job (or array) ids, and the array tasks named as `ID_N`.
+fn parse_job_ids(text: &str) -> Result<(Vec<u32>, Tasks), SlurmError> {
+    let mut ids = Vec::new();
+    let mut tasks = Vec::new();
+    for item in split_list(text) {
+        let invalid = || error(&format!("Invalid job id: {item}"));
+        let (id, task) = match item.split_once('_') {
+            Some((id, task)) => (id, Some(task.parse::<u32>().map_err(|_| invalid())?)),
+            None => (item.as_str(), None),
+        };
+        let id = id
+            .parse::<u32>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(invalid)?;
+        ids.push(id);
+        if let Some(task) = task {
+            tasks.push((id, task));
+        }
+    }
+    Ok((ids, tasks))
 }
 
 fn parse_states(text: &str) -> Result<Option<Vec<JobState>>, SlurmError> {
@@ -174,6 +193,8 @@ fn parse(args: &[String], current_user: &str) -> Result<Result<Request, String>,
         long: false,
         format: String::new(),
         job_ids: Vec::new(),
+        tasks: Vec::new(),
+        array_tasks: false,
         states: None,
         users: Vec::new(),
         partitions: Vec::new(),
@@ -198,7 +219,7 @@ fn parse(args: &[String], current_user: &str) -> Result<Result<Request, String>,
             Key::Jobs => {
                 jobs_flag = true;
                 if found.argument.is_some() {
-                    request.job_ids = parse_job_ids(&argument)?;
+                    (request.job_ids, request.tasks) = parse_job_ids(&argument)?;
                 }
             }
             Key::States => request.states = parse_states(&argument)?,
@@ -209,6 +230,7 @@ fn parse(args: &[String], current_user: &str) -> Result<Result<Request, String>,
             Key::Partitions => request.partitions = split_list(&argument),
             Key::Names => request.names = split_list(&argument),
             Key::All => {}
+            Key::ArrayTasks => request.array_tasks = true,
             Key::Help | Key::Usage => return Ok(Err(USAGE.to_string())),
             Key::Version => return Ok(Err(format!("slurm {}\n", corral_slurm::SLURM_VERSION))),
             Key::Unsupported(name) => {
@@ -219,7 +241,7 @@ fn parse(args: &[String], current_user: &str) -> Result<Result<Request, String>,
     let mut operands = getopt.into_operands().into_iter();
     if let Some(first) = operands.next() {
         if jobs_flag && request.job_ids.is_empty() {
-            request.job_ids = parse_job_ids(&first)?;
+            (request.job_ids, request.tasks) = parse_job_ids(&first)?;
         } else {
             return Err(SlurmError::new(
                 vec![
@@ -264,12 +286,15 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
         partitions: request.partitions.clone(),
         ..Default::default()
     };
-    let (mut jobs, context) = jobs::fetch(COMMAND, &client, query, "slurm_load_jobs error: ")?;
+    let (mut jobs, mut context) = jobs::fetch(COMMAND, &client, query, "slurm_load_jobs error: ")?;
     // Asked for exactly one job that does not exist at all: Slurm's error.
     if request.job_ids.len() == 1 && jobs.is_empty() {
         return Err(corral_slurm::scontrol::unknown_job_error());
     }
     jobs.retain(|job| shown(job, &request));
+    if !request.array_tasks {
+        corral_slurm::display::group_pending_tasks(&mut jobs, &mut context);
+    }
     sort_default(&mut jobs, &context);
     let format_text = match (request.long, request.format.is_empty()) {
         (true, _) => LONG_FORMAT,
@@ -292,7 +317,14 @@ fn shown(job: &Job, request: &Request) -> bool {
         Some(states) => states.contains(&job.state),
         None => !job.state.is_terminal(),
     };
-    state_ok && (request.names.is_empty() || request.names.contains(&job.spec.name))
+    // A task named as `ID_N` limits its array to the tasks named.
+    let task_ok = match job.array {
+        Some(task) if request.tasks.iter().any(|(id, _)| *id == task.array_job_id) => {
+            request.tasks.contains(&(task.array_job_id, task.task_id))
+        }
+        _ => true,
+    };
+    state_ok && task_ok && (request.names.is_empty() || request.names.contains(&job.spec.name))
 }
 
 /// Slurm's default order: partition, then state (pending first), then

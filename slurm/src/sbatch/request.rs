@@ -88,6 +88,7 @@ impl SbatchRequest {
             submit_host: submit_host.to_string(),
             gpus_per_node: self.gpus_per_node,
             requeue: self.requeue,
+            ..JobSpec::default()
         }
     }
 
