@@ -97,7 +97,9 @@ const OPTIONS: &[OptionDef<Key>] = &[
     option("states", Some('t'), Required, Key::States),
     option("usage", None, No, Key::Usage),
     option("user", Some('u'), Required, Key::Users),
-    option("users", Some('U'), Required, Key::Unsupported("accounts")),
+    // `--users` is `-u`; only the letter `-U` means accounts.
+    option("users", None, Required, Key::Users),
+    OptionDef::new(None, Some('U'), Required, Key::Unsupported("accounts")),
     option("verbose", Some('v'), No, Key::Unsupported("verbose")),
     option("version", Some('V'), No, Key::Version),
 ];
