@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use corral_state::hostlist;
-use corral_state::{Allocation, AllocationId, Job, JobId};
+use corral_state::{AllocationId, JobId};
 
 /// Slurm's default output file of a batch job (`sbatch` without `-o`).
 pub const DEFAULT_STDOUT_PATTERN: &str = "slurm-%j.out";
@@ -112,75 +112,6 @@ pub struct LaunchRequest {
 }
 
 impl LaunchRequest {
-    /// The request for `job`'s batch script on `node_name`, from the
-    /// replicated state. `JobSpec` does not say whether `-n` and `-c` were
-    /// given, so `SLURM_NTASKS` is always set and `SLURM_CPUS_PER_TASK`
-    /// only when more than one CPU per task was asked for; the submit
-    /// directory is the submitter's `PWD` when known, else the work dir.
-    /// `None` when the job holds nothing on that node.
-    pub fn for_job(
-        job: &Job,
-        allocation: &Allocation,
-        node_name: &str,
-        cluster_name: &str,
-        time_limit_minutes: Option<u32>,
-    ) -> Option<LaunchRequest> {
-        let share = allocation.share_on(node_name)?;
-        let spec = &job.spec;
-        let submit_dir = spec
-            .environment
-            .iter()
-            .rev()
-            .find(|(name, _)| name == "PWD")
-            .map(|(_, value)| value.clone())
-            .unwrap_or_else(|| spec.work_dir.clone());
-        Some(LaunchRequest {
-            job_id: job.id,
-            allocation_id: allocation.id,
-            node_name: node_name.to_string(),
-            node_list: hostlist::compress(&allocation.node_names()),
-            node_count: allocation.shares.len() as u32,
-            ntasks: Some(spec.ntasks),
-            cpus_per_task: (spec.cpus_per_task > 1).then_some(spec.cpus_per_task),
-            cpus_on_node: share.cpus,
-            cpus_per_node: allocation.shares.iter().map(|s| s.cpus).collect(),
-            memory_per_node_mb: spec.memory_per_node_mb,
-            gpus: share.gpus.clone(),
-            time_limit_minutes,
-            job_name: spec.name.clone(),
-            partition: job.partition.clone(),
-            cluster_name: cluster_name.to_string(),
-            user: job.user.clone(),
-            uid: job.uid,
-            gid: job.gid,
-            account: spec.account.clone(),
-            qos: spec.qos.clone(),
-            work_dir: spec.work_dir.clone(),
-            script: spec.script.clone(),
-            arguments: spec.arguments.clone(),
-            environment: spec.environment.clone(),
-            stdout_pattern: spec.stdout_pattern.clone(),
-            stderr_pattern: spec.stderr_pattern.clone(),
-            stdin_pattern: spec.stdin_path.clone(),
-            open_mode: OpenMode::Truncate,
-            submit_dir,
-            submit_host: spec.submit_host.clone(),
-            array: job
-                .array
-                .zip(spec.array.as_ref())
-                .map(|(task, array)| ArrayTask {
-                    array_job_id: task.array_job_id,
-                    task_id: task.task_id,
-                    task_count: array.indices.len() as u32,
-                    task_min: array.indices.first().copied().unwrap_or(task.task_id),
-                    task_max: array.indices.last().copied().unwrap_or(task.task_id),
-                    task_step: array.step(),
-                }),
-            restart_count: job.requeue_count,
-            kill_wait_ms: None,
-        })
-    }
-
     /// The number of tasks Slurm assumes when `-n` was not given: one per node.
     fn effective_ntasks(&self) -> u32 {
         self.ntasks.unwrap_or(self.node_count).max(1)
@@ -531,8 +462,8 @@ impl LaunchRequest {
             user: launch.user,
             uid: launch.uid,
             gid: launch.gid,
-            account: None,
-            qos: None,
+            account: launch.account,
+            qos: launch.qos,
             work_dir: launch.work_dir,
             script: launch.script,
             arguments: launch.arguments,
@@ -543,7 +474,14 @@ impl LaunchRequest {
             open_mode: OpenMode::Truncate,
             submit_dir,
             submit_host: launch.submit_host,
-            array: None,
+            array: launch.array.map(|array| ArrayTask {
+                array_job_id: array.array_job_id,
+                task_id: array.task_id,
+                task_count: array.task_count,
+                task_min: array.task_min,
+                task_max: array.task_max,
+                task_step: array.task_step,
+            }),
             restart_count: launch.requeue_count,
             kill_wait_ms: None,
         }

@@ -99,18 +99,17 @@ fn parse_target(operand: &str) -> Result<(u32, Option<u32>), SlurmError> {
 }
 
 /// The job id of task `task` of array `array_job_id`, if the cluster knows it.
-fn task_job_id(
-    client: &corral_client::Client,
-    array_job_id: u32,
-    task: u32,
-) -> Result<Option<u32>, SlurmError> {
+/// It asks with a client of its own: a client's connections belong to the
+/// runtime that first used it, and `fetch` runs one of its own.
+fn task_job_id(array_job_id: u32, task: u32) -> Result<Option<u32>, SlurmError> {
+    let client = connect(COMMAND)?;
     let query = wire::GetJobsRequest {
         job_ids: vec![array_job_id],
         ..Default::default()
     };
     let error_prefix =
         format!("{COMMAND}: error: Kill job error on job id {array_job_id}_{task}: ");
-    let (jobs, _) = super::jobs::fetch(COMMAND, client, query, &error_prefix)?;
+    let (jobs, _) = super::jobs::fetch(COMMAND, &client, query, &error_prefix)?;
     Ok(jobs
         .iter()
         .find(|job| {
@@ -174,7 +173,7 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
         // `ID_N`: the task's own job id; an unknown task is an unknown job.
         let job_id = match task {
             None => job_id,
-            Some(task) => task_job_id(&client, job_id, task)?.unwrap_or(0),
+            Some(task) => task_job_id(job_id, task)?.unwrap_or(0),
         };
         if verbose > 0 {
             eprintln!("{COMMAND}: Terminating job {job_id}");

@@ -375,5 +375,18 @@ fn launch_message(
         time_limit_minutes: job.time_limit_minutes(partition_limit),
         cpus_per_node: allocation.shares.iter().map(|s| s.cpus).collect(),
         requeue_count: job.requeue_count,
+        account: spec.account.clone(),
+        qos: spec.qos.clone(),
+        array: job
+            .array
+            .zip(spec.array.as_ref())
+            .map(|(task, array)| wire::LaunchArrayTask {
+                array_job_id: task.array_job_id,
+                task_id: task.task_id,
+                task_count: array.indices.len() as u32,
+                task_min: array.indices.first().copied().unwrap_or(task.task_id),
+                task_max: array.indices.last().copied().unwrap_or(task.task_id),
+                task_step: array.step(),
+            }),
     }
 }

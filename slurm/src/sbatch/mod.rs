@@ -16,24 +16,35 @@
 //!
 //! Options Corral implements: `-J -p -t -c -n -N --mem -o -e -i -D -H
 //! --parsable --wrap -h --usage -V -Q -v --gres=gpu:N -G/--gpus
-//! --gpus-per-node --requeue --no-requeue`. Every other sbatch option is
-//! recognised (so it is never "unrecognized") and refused with
-//! `sbatch: error: --<option> is not supported by Corral yet`, exit 1.
+//! --gpus-per-node --requeue --no-requeue -a/--array -d/--dependency
+//! --nice --comment --mail-type --mail-user -A/--account -q/--qos`. Every
+//! other sbatch option is recognised (so it is never "unrecognized") and
+//! refused with `sbatch: error: --<option> is not supported by Corral yet`,
+//! exit 1.
 
+mod array;
+mod dependency;
 mod help;
+mod mail;
 mod options;
 mod request;
 mod script;
 
+pub use array::{parse_array, InvalidArray, INVALID_ARRAY};
+pub use dependency::{parse_dependency, DependencyError, DEPENDENCY_PROBLEM};
 pub use options::{SbatchKey, ENVIRONMENT_OPTIONS, IGNORED_ENVIRONMENT, SBATCH_OPTIONS};
 pub use request::SbatchRequest;
 pub use script::{unable_to_open_error, BatchScript};
+
+use corral_state::{ArraySpec, DependencySpec};
 
 use crate::c_number::{is_c_space, parse_int, strtol};
 use crate::error::{error_line, SlurmError, EXIT_FAILURE, EXIT_OPTION_ERROR};
 use crate::getopt::{Found, Getopt, GetoptError, Ordering};
 use crate::memory::{invalid_specification_error, parse_megabytes};
 use crate::time::{parse_time_limit, TimeLimit};
+
+use mail::MailTypes;
 
 /// The program name in sbatch's own messages.
 pub(crate) const COMMAND: &str = "sbatch";
@@ -163,44 +174,63 @@ struct Settings {
     /// `--gpus`: for the whole job.
     gpus_total: Option<u32>,
     requeue: Option<bool>,
+    /// `--array` and `--dependency` as given: slurmctld checks them, so
+    /// only the value that wins is checked, once every option is read.
+    array: Option<String>,
+    dependency: Option<String>,
+    nice: Option<i32>,
+    comment: Option<String>,
+    /// Every `--mail-type` so far, together.
+    mail_types: Option<MailTypes>,
+    mail_user: Option<String>,
+    account: Option<String>,
+    qos: Option<String>,
 }
 
 impl Settings {
     /// Applies one option of the second pass (script, environment or
     /// command line); `argument` is present for options that take one.
     fn apply(&mut self, key: SbatchKey, argument: Option<String>) -> Result<(), SlurmError> {
-        let text = argument.unwrap_or_default();
+        let text = argument.as_deref().unwrap_or_default();
         match key {
-            SbatchKey::JobName => self.job_name = Some(text),
-            SbatchKey::Partition => self.partition = Some(text),
+            SbatchKey::JobName => self.job_name = Some(text.to_string()),
+            SbatchKey::Partition => self.partition = Some(text.to_string()),
             SbatchKey::Time => {
-                let limit = parse_time_limit(&text)
+                let limit = parse_time_limit(text)
                     .map_err(|_| failure("Invalid --time specification", EXIT_OPTION_ERROR))?;
                 self.time_limit = Some(TimeLimit::from_option_minutes(limit));
             }
             SbatchKey::CpusPerTask => {
-                self.cpus_per_task = Some(positive_int("--cpus-per-task", &text)?)
+                self.cpus_per_task = Some(positive_int("--cpus-per-task", text)?)
             }
-            SbatchKey::Ntasks => self.ntasks = Some(positive_int("--ntasks", &text)?),
-            SbatchKey::Nodes => self.nodes = Some(parse_node_count(&text)?),
+            SbatchKey::Ntasks => self.ntasks = Some(positive_int("--ntasks", text)?),
+            SbatchKey::Nodes => self.nodes = Some(parse_node_count(text)?),
             SbatchKey::Memory => {
-                let megabytes = parse_megabytes(&text)
+                let megabytes = parse_megabytes(text)
                     .map_err(|_| invalid_specification_error(COMMAND, "--mem"))?;
                 self.memory_per_node_mb = Some(megabytes);
             }
             SbatchKey::Output => self.stdout = Some(stream_file(text)),
             SbatchKey::Error => self.stderr = Some(stream_file(text)),
             SbatchKey::Input => self.stdin = Some(stream_file(text)),
-            SbatchKey::Chdir => self.chdir = Some(text),
+            SbatchKey::Chdir => self.chdir = Some(text.to_string()),
             SbatchKey::Hold => self.hold = true,
             SbatchKey::Parsable => self.parsable = true,
-            SbatchKey::Gres => self.gpus_per_node = Some(parse_gres(&text)?),
+            SbatchKey::Gres => self.gpus_per_node = Some(parse_gres(text)?),
             SbatchKey::GpusPerNode => {
-                self.gpus_per_node = Some(parse_gpu_count("--gpus-per-node", &text)?)
+                self.gpus_per_node = Some(parse_gpu_count("--gpus-per-node", text)?)
             }
-            SbatchKey::Gpus => self.gpus_total = Some(parse_gpu_count("--gpus", &text)?),
+            SbatchKey::Gpus => self.gpus_total = Some(parse_gpu_count("--gpus", text)?),
             SbatchKey::Requeue => self.requeue = Some(true),
             SbatchKey::NoRequeue => self.requeue = Some(false),
+            SbatchKey::Array => self.array = Some(text.to_string()),
+            SbatchKey::Dependency => self.dependency = Some(text.to_string()),
+            SbatchKey::Nice => self.nice = Some(parse_nice(argument.as_deref())?),
+            SbatchKey::Comment => self.comment = Some(text.to_string()),
+            SbatchKey::MailType => self.add_mail_types(text)?,
+            SbatchKey::MailUser => self.mail_user = Some(text.to_string()),
+            SbatchKey::Account => self.account = Some(text.to_string()),
+            SbatchKey::Qos => self.qos = Some(text.to_string()),
             SbatchKey::Unsupported(name) => {
                 return Err(failure(
                     &format!("--{name} is not supported by Corral yet"),
@@ -215,6 +245,15 @@ impl Settings {
             | SbatchKey::Verbose
             | SbatchKey::Wrap => {}
         }
+        Ok(())
+    }
+
+    /// Slurm's `arg_set_mail_type`: each `--mail-type` adds its events to
+    /// those before; one naming no valid event is an option error.
+    fn add_mail_types(&mut self, text: &str) -> Result<(), SlurmError> {
+        let types = MailTypes::parse(text)
+            .ok_or_else(|| failure("Invalid --mail-type specification", EXIT_OPTION_ERROR))?;
+        self.mail_types = Some(self.mail_types.unwrap_or_default().union(types));
         Ok(())
     }
 
@@ -233,12 +272,43 @@ impl Settings {
 }
 
 /// `-o/-e/-i none` is `/dev/null`.
-fn stream_file(text: String) -> String {
+fn stream_file(text: &str) -> String {
     if text.eq_ignore_ascii_case("none") {
         "/dev/null".to_string()
     } else {
-        text
+        text.to_string()
     }
+}
+
+/// Plain decimal digits (no sign, no spaces) that fit a `u32`.
+fn unsigned_decimal(text: &str) -> Option<u32> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Slurm's `NICE_OFFSET - 3`: the largest `--nice` either way.
+const NICE_LIMIT: u32 = 2_147_483_645;
+
+/// Slurm's `arg_set_nice`: no value means 100; a value is read with C's
+/// `strtoll`, ignoring what follows the number (`abc` reads as 0), and
+/// must stay within [`NICE_LIMIT`] either way. Negative values are taken
+/// here; Slurm lets only operators lower a priority.
+fn parse_nice(argument: Option<&str>) -> Result<i32, SlurmError> {
+    let Some(text) = argument else {
+        return Ok(100);
+    };
+    let value = strtol(text).value;
+    i32::try_from(value)
+        .ok()
+        .filter(|nice| nice.unsigned_abs() <= NICE_LIMIT)
+        .ok_or_else(|| {
+            failure(
+                &format!("Invalid --nice value, out of range (+/- {NICE_LIMIT})"),
+                EXIT_OPTION_ERROR,
+            )
+        })
 }
 
 fn positive_int(name: &str, text: &str) -> Result<u32, SlurmError> {
@@ -341,6 +411,13 @@ pub fn build_request(
         ));
     }
     let ignored_environment = apply_environment(&mut settings, environment, command_line.verbose)?;
+    // Never silently: a variable that would change the job in Slurm says
+    // that it did nothing here.
+    warnings.extend(ignored_environment.iter().map(|name| {
+        format!(
+            "{COMMAND}: warning: {name} is set but not supported by Corral yet; it has no effect"
+        )
+    }));
     settings.apply_all(&command_line.argv)?;
 
     if command_line.quiet > 0 && settings.verbose > 0 {
@@ -351,6 +428,7 @@ pub fn build_request(
     }
     let (min_nodes, max_nodes, ntasks) = task_layout(&settings, &mut warnings)?;
     let gpus_per_node = gpus_per_node(&settings, min_nodes)?;
+    let (array, dependency) = controller_checks(&settings)?;
     let job_name = settings.job_name.clone().unwrap_or_else(|| {
         match (&command_line.wrap, &command_line.script_path) {
             (Some(_), _) => "wrap".to_string(),
@@ -374,6 +452,14 @@ pub fn build_request(
         hold: settings.hold,
         gpus_per_node,
         requeue: settings.requeue.unwrap_or(false),
+        array,
+        dependency,
+        nice: settings.nice.unwrap_or(0),
+        comment: settings.comment,
+        mail_type: settings.mail_types.map(MailTypes::slurm_text),
+        mail_user: settings.mail_user,
+        account: settings.account,
+        qos: settings.qos,
         parsable: settings.parsable,
         quiet: command_line.quiet,
         verbose: settings.verbose,
@@ -383,6 +469,36 @@ pub fn build_request(
         warnings,
         ignored_environment,
     })
+}
+
+/// The checks slurmctld makes of `--array` and `--dependency` when the job
+/// is submitted, made here first with the same messages (exit 1).
+fn controller_checks(
+    settings: &Settings,
+) -> Result<(Option<ArraySpec>, Option<DependencySpec>), SlurmError> {
+    let array = settings
+        .array
+        .as_deref()
+        .map(parse_array)
+        .transpose()
+        .map_err(|_| submission_failed_error(INVALID_ARRAY))?;
+    let dependency = settings
+        .dependency
+        .as_deref()
+        .map(parse_dependency)
+        .transpose()
+        .map_err(dependency_failure)?
+        .flatten();
+    Ok((array, dependency))
+}
+
+/// A malformed `--dependency` is the controller's `Job dependency
+/// problem`; a type Corral lacks is Corral's own refusal.
+fn dependency_failure(error: DependencyError) -> SlurmError {
+    match error {
+        DependencyError::Invalid => submission_failed_error(DEPENDENCY_PROBLEM),
+        DependencyError::Unsupported(_) => failure(&error.to_string(), EXIT_FAILURE),
+    }
 }
 
 /// Applies the `SBATCH_*` variables of implemented options; returns the

@@ -32,6 +32,14 @@ pub enum SbatchKey {
     GpusPerNode,
     Requeue,
     NoRequeue,
+    Account,
+    Array,
+    Comment,
+    Dependency,
+    MailType,
+    MailUser,
+    Nice,
+    Qos,
     /// A real sbatch option Corral does not implement yet, by its canonical
     /// long name (aliases such as `--tasks-per-node` share it).
     Unsupported(&'static str),
@@ -71,9 +79,9 @@ use SbatchKey as K;
 
 /// sbatch's options, in Slurm 22.05's table order.
 pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
-    refused("account", Some('A'), Required),
+    implemented("account", Some('A'), Required, K::Account),
     refused("acctg-freq", None, Required),
-    refused("array", Some('a'), Required),
+    implemented("array", Some('a'), Required, K::Array),
     refused("batch", None, Required),
     refused("begin", Some('b'), Required),
     refused("bb", None, Required),
@@ -82,7 +90,7 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
     implemented("chdir", Some('D'), Required, K::Chdir),
     refused("cluster", None, Required),
     refused("clusters", Some('M'), Required),
-    refused("comment", None, Required),
+    implemented("comment", None, Required, K::Comment),
     refused("container", None, Required),
     refused("context", None, Required),
     refused("contiguous", None, No),
@@ -94,7 +102,7 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
     implemented("cpus-per-task", Some('c'), Required, K::CpusPerTask),
     refused("deadline", None, Required),
     refused("delay-boot", None, Required),
-    refused("dependency", Some('d'), Required),
+    implemented("dependency", Some('d'), Required, K::Dependency),
     refused("distribution", Some('m'), Required),
     implemented("error", Some('e'), Required, K::Error),
     refused("exclude", Some('x'), Required),
@@ -120,8 +128,8 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
     implemented("job-name", Some('J'), Required, K::JobName),
     refused("kill-on-invalid-dep", None, Required),
     refused("licenses", Some('L'), Required),
-    refused("mail-type", None, Required),
-    refused("mail-user", None, Required),
+    implemented("mail-type", None, Required, K::MailType),
+    implemented("mail-user", None, Required, K::MailUser),
     refused("mcs-label", None, Required),
     implemented("mem", None, Required, K::Memory),
     refused("mem-bind", None, Required),
@@ -129,7 +137,7 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
     refused("mem-per-gpu", None, Required),
     refused("mincpus", None, Required),
     refused("network", None, Required),
-    refused("nice", None, Optional),
+    implemented("nice", None, Optional, K::Nice),
     refused("no-kill", Some('k'), Optional),
     implemented("no-requeue", None, No, K::NoRequeue),
     refused("nodefile", Some('F'), Required),
@@ -152,7 +160,7 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
     refused("priority", None, Required),
     refused("profile", None, Required),
     refused("propagate", None, Optional),
-    refused("qos", Some('q'), Required),
+    implemented("qos", Some('q'), Required, K::Qos),
     implemented("quiet", Some('Q'), No, K::Quiet),
     refused("reboot", None, No),
     implemented("requeue", None, No, K::Requeue),
@@ -186,10 +194,18 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
 
 /// `SBATCH_*` variables of implemented options, in Slurm's processing order.
 pub const ENVIRONMENT_OPTIONS: &[(&str, SbatchKey)] = &[
+    ("SBATCH_ACCOUNT", K::Account),
+    ("SBATCH_ARRAY_INX", K::Array),
     ("SBATCH_DEBUG", K::Verbose),
+    ("SBATCH_GPUS", K::Gpus),
+    ("SBATCH_GPUS_PER_NODE", K::GpusPerNode),
+    ("SBATCH_GRES", K::Gres),
     ("SBATCH_JOB_NAME", K::JobName),
     ("SBATCH_MEM_PER_NODE", K::Memory),
     ("SBATCH_PARTITION", K::Partition),
+    ("SBATCH_NO_REQUEUE", K::NoRequeue),
+    ("SBATCH_QOS", K::Qos),
+    ("SBATCH_REQUEUE", K::Requeue),
     ("SBATCH_TIMELIMIT", K::Time),
 ];
 
@@ -197,9 +213,7 @@ pub const ENVIRONMENT_OPTIONS: &[(&str, SbatchKey)] = &[
 /// They are not refused (sites export some of them for every user) but
 /// reported back as ignored.
 pub const IGNORED_ENVIRONMENT: &[&str] = &[
-    "SBATCH_ACCOUNT",
     "SBATCH_ACCTG_FREQ",
-    "SBATCH_ARRAY_INX",
     "SBATCH_BATCH",
     "SBATCH_BURST_BUFFER",
     "SBATCH_CLUSTER_CONSTRAINT",
@@ -217,11 +231,8 @@ pub const IGNORED_ENVIRONMENT: &[&str] = &[
     "SBATCH_GET_USER_ENV",
     "SBATCH_GPU_BIND",
     "SBATCH_GPU_FREQ",
-    "SBATCH_GPUS",
-    "SBATCH_GPUS_PER_NODE",
     "SBATCH_GPUS_PER_SOCKET",
     "SBATCH_GPUS_PER_TASK",
-    "SBATCH_GRES",
     "SBATCH_GRES_FLAGS",
     "SBATCH_HINT",
     "SLURM_HINT",
@@ -231,14 +242,11 @@ pub const IGNORED_ENVIRONMENT: &[&str] = &[
     "SBATCH_MEM_PER_GPU",
     "SBATCH_NETWORK",
     "SBATCH_NO_KILL",
-    "SBATCH_NO_REQUEUE",
     "SBATCH_OPEN_MODE",
     "SBATCH_OVERCOMMIT",
     "SBATCH_POWER",
     "SBATCH_PROFILE",
-    "SBATCH_QOS",
     "SBATCH_REQ_SWITCH",
-    "SBATCH_REQUEUE",
     "SBATCH_RESERVATION",
     "SBATCH_SIGNAL",
     "SBATCH_SPREAD_JOB",
@@ -275,8 +283,8 @@ mod tests {
             .map(|d| d.key)
             .filter(|k| !matches!(k, SbatchKey::Unsupported(_)))
             .collect();
-        assert_eq!(implemented.len(), 24);
+        assert_eq!(implemented.len(), 32);
         let unique: HashSet<String> = implemented.iter().map(|k| format!("{k:?}")).collect();
-        assert_eq!(unique.len(), 24);
+        assert_eq!(unique.len(), 32);
     }
 }

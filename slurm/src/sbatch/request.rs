@@ -1,6 +1,6 @@
 //! The validated result of an sbatch invocation and the job it asks for.
 
-use corral_state::{JobId, JobSpec};
+use corral_state::{ArraySpec, DependencySpec, JobId, JobSpec};
 
 use crate::time::TimeLimit;
 
@@ -43,6 +43,19 @@ pub struct SbatchRequest {
     pub gpus_per_node: u32,
     /// `--requeue`: back to the queue if a node fails.
     pub requeue: bool,
+    /// `-a/--array`: one task per index.
+    pub array: Option<ArraySpec>,
+    /// `-d/--dependency`; `None` also for `--dependency=` and `=0`.
+    pub dependency: Option<DependencySpec>,
+    /// `--nice`: 0 unless given; 100 for a bare `--nice`.
+    pub nice: i32,
+    /// `--comment`, `--mail-user`, `-A/--account`, `-q/--qos` as given.
+    pub comment: Option<String>,
+    /// `--mail-type` as Slurm prints it (`BEGIN,END`, `NONE`).
+    pub mail_type: Option<String>,
+    pub mail_user: Option<String>,
+    pub account: Option<String>,
+    pub qos: Option<String>,
     /// `SBATCH_*` variables that were set but belong to options Corral does
     /// not implement; they had no effect.
     pub ignored_environment: Vec<String>,
@@ -88,7 +101,14 @@ impl SbatchRequest {
             submit_host: submit_host.to_string(),
             gpus_per_node: self.gpus_per_node,
             requeue: self.requeue,
-            ..JobSpec::default()
+            array: self.array.clone(),
+            dependency: self.dependency.clone(),
+            nice: self.nice,
+            comment: self.comment.clone(),
+            mail_type: self.mail_type.clone(),
+            mail_user: self.mail_user.clone(),
+            account: self.account.clone(),
+            qos: self.qos.clone(),
         }
     }
 

@@ -174,11 +174,34 @@ const ERROR_CASES: &[ErrorCase] = &[
     (&["sbatch", "-Q", "-v", "x.sh"], &[], TRUE_SH, &["sbatch: error: don't specify both --verbose (-v) and --quiet (-Q)"], 1),
     (&["sbatch", "--wrap", "true", "x.sh"], &[], TRUE_SH, &["sbatch: error: Script arguments not permitted with --wrap option"], 1),
     // Recognised but not implemented.
-    (&["sbatch", "--array=1-3", "--wrap", "true"], &[], "", &["sbatch: error: --array is not supported by Corral yet"], 1),
-    (&["sbatch", "-A", "proj", "x.sh"], &[], TRUE_SH, &["sbatch: error: --account is not supported by Corral yet"], 1),
     (&["sbatch", "--exclusive", "x.sh"], &[], TRUE_SH, &["sbatch: error: --exclusive is not supported by Corral yet"], 1),
     (&["sbatch", "--tasks-per-node=2", "x.sh"], &[], TRUE_SH, &["sbatch: error: --ntasks-per-node is not supported by Corral yet"], 1),
-    (&["sbatch", "--dep", "afterok:1", "x.sh"], &[], TRUE_SH, &["sbatch: error: --dependency is not supported by Corral yet"], 1),
+    (&["sbatch", "--dependency=aftercorr:1", "x.sh"], &[], TRUE_SH, &["sbatch: error: --dependency=aftercorr is not supported by Corral yet"], 1),
+    // Arrays: reference 95, whatever the mistake and wherever it comes from.
+    (&["sbatch", "--array=abc", "--wrap", "true"], &[], "", &["sbatch: error: Batch job submission failed: Invalid job array specification"], 1),
+    (&["sbatch", "-a", "5-1", "x.sh"], &[], TRUE_SH, &["sbatch: error: Batch job submission failed: Invalid job array specification"], 1),
+    (&["sbatch", "--arr=1-3:0", "x.sh"], &[], TRUE_SH, &["sbatch: error: Batch job submission failed: Invalid job array specification"], 1),
+    (&["sbatch", "--array=", "x.sh"], &[], TRUE_SH, &["sbatch: error: Batch job submission failed: Invalid job array specification"], 1),
+    (&["sbatch", "--array=1-5%0", "x.sh"], &[], TRUE_SH, &["sbatch: error: Batch job submission failed: Invalid job array specification"], 1),
+    (&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH --array=1001\n", &["sbatch: error: Batch job submission failed: Invalid job array specification"], 1),
+    (&["sbatch", "x.sh"], &[("SBATCH_ARRAY_INX", "0-1001")], TRUE_SH, &["sbatch: error: Batch job submission failed: Invalid job array specification"], 1),
+    // Dependencies.
+    (&["sbatch", "--dependency=bogus:1", "x.sh"], &[], TRUE_SH, &["sbatch: error: Batch job submission failed: Job dependency problem"], 1),
+    (&["sbatch", "-d", "afterok", "x.sh"], &[], TRUE_SH, &["sbatch: error: Batch job submission failed: Job dependency problem"], 1),
+    (&["sbatch", "--dep", "afterok:x", "x.sh"], &[], TRUE_SH, &["sbatch: error: Batch job submission failed: Job dependency problem"], 1),
+    (&["sbatch", "-d", "afterok:1,afterok:2?afterok:3", "x.sh"], &[], TRUE_SH, &["sbatch: error: Batch job submission failed: Job dependency problem"], 1),
+    (&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH -d singleton:4\n", &["sbatch: error: Batch job submission failed: Job dependency problem"], 1),
+    // Option errors come before what the controller would check, arrays before dependencies.
+    (&["sbatch", "--array=abc", "-t", "xyz", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid --time specification"], 255),
+    (&["sbatch", "-d", "x", "--array=abc", "x.sh"], &[], TRUE_SH, &["sbatch: error: Batch job submission failed: Invalid job array specification"], 1),
+    // Mail, nice, account.
+    (&["sbatch", "--mail-type=bogus", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid --mail-type specification"], 255),
+    (&["sbatch", "--mail-type=BEGIN", "--mail-type=soon", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid --mail-type specification"], 255),
+    (&["sbatch", "--mail", "x", "x.sh"], &[], TRUE_SH,
+     &["sbatch: option '--mail' is ambiguous; possibilities: '--mail-type' '--mail-user'", "Try \"sbatch --help\" for more information"], 255),
+    (&["sbatch", "--nice=3000000000", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid --nice value, out of range (+/- 2147483645)"], 255),
+    (&["sbatch", "--nice=-2147483646", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid --nice value, out of range (+/- 2147483645)"], 255),
+    (&["sbatch", "-A"], &[], TRUE_SH, &["sbatch: option requires an argument -- 'A'", "Try \"sbatch --help\" for more information"], 255),
     (&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH --gres=nic:1\n", &["sbatch: error: --gres=nic is not supported by Corral yet (only gpu)"], 1),
     (&["sbatch", "--gres=gpu:x", "x.sh"], &[], "#!/bin/sh\n", &["sbatch: error: Invalid generic resource (gres) specification"], 1),
     // Malformed directives.
@@ -373,16 +396,30 @@ fn unimplemented_environment_is_reported_not_applied() {
     let request = ok(
         &["sbatch", "x.sh"],
         &[
-            ("SBATCH_ACCOUNT", "proj"),
+            ("SBATCH_WCKEY", "proj"),
             ("SBATCH_EXPORT", "ALL"),
+            ("SBATCH_ACCOUNT", "applied"),
+            ("SBATCH_REQUEUE", ""),
+            ("SBATCH_GPUS_PER_NODE", "2"),
             ("OTHER", "x"),
         ],
         TRUE_SH,
     );
     assert_eq!(
         request.ignored_environment,
-        vec!["SBATCH_ACCOUNT", "SBATCH_EXPORT"]
+        vec!["SBATCH_EXPORT", "SBATCH_WCKEY"]
     );
+    // Never silently: each one is named on stderr.
+    assert_eq!(
+        request.warnings,
+        vec![
+            "sbatch: warning: SBATCH_EXPORT is set but not supported by Corral yet; it has no effect",
+            "sbatch: warning: SBATCH_WCKEY is set but not supported by Corral yet; it has no effect",
+        ]
+    );
+    assert_eq!(request.account.as_deref(), Some("applied"));
+    assert!(request.requeue);
+    assert_eq!(request.gpus_per_node, 2);
 }
 
 #[test]
@@ -512,4 +549,197 @@ fn gpus_and_requeue_reach_the_job() {
         "#!/bin/sh\n",
     );
     assert!(lines[0].contains("--gpus=3 over 2 nodes"), "{lines:?}");
+}
+
+#[test]
+fn arrays_reach_the_job() {
+    let request = ok(&["sbatch", "--array=1-5%2", "--wrap", "true"], &[], "");
+    let array = request.array.clone().unwrap();
+    assert_eq!(array.indices, vec![1, 2, 3, 4, 5]);
+    assert_eq!(array.max_running, Some(2));
+    assert_eq!(request.to_job_spec("/w", vec![], "h").array, Some(array));
+    let request = ok(&["sbatch", "-a", "0-15:4,20%3", "x.sh"], &[], TRUE_SH);
+    assert_eq!(request.array.unwrap().indices, vec![0, 4, 8, 12, 20]);
+    assert_eq!(ok(&["sbatch", "x.sh"], &[], TRUE_SH).array, None);
+    let request = ok(&["sbatch", "-a2", "x.sh"], &[], TRUE_SH);
+    assert_eq!(request.array.unwrap().indices, vec![2]);
+}
+
+#[test]
+fn array_precedence_and_sources() {
+    let script = "#!/bin/sh\n#SBATCH --array=1-3\n";
+    let env = [("SBATCH_ARRAY_INX", "7-8")];
+    let indices = |argv: &[&str], env: &[(&str, &str)], script: &str| {
+        ok(argv, env, script).array.unwrap().indices
+    };
+    assert_eq!(indices(&["sbatch", "x.sh"], &[], script), vec![1, 2, 3]);
+    assert_eq!(indices(&["sbatch", "x.sh"], &env, script), vec![7, 8]);
+    assert_eq!(
+        indices(&["sbatch", "-a", "9", "x.sh"], &env, script),
+        vec![9]
+    );
+    // Only the value that wins is checked, as slurmctld sees only that one.
+    let bad_script = "#!/bin/sh\n#SBATCH --array=abc\n";
+    assert_eq!(
+        indices(&["sbatch", "--array=4", "x.sh"], &[], bad_script),
+        vec![4]
+    );
+}
+
+#[test]
+fn dependencies_reach_the_job() {
+    use corral_state::{DependencyCondition, DependencyKind};
+    let condition = |kind, job_id| DependencyCondition {
+        kind,
+        job_id,
+        task: None,
+        delay_minutes: 0,
+    };
+    // Reference 94: an unknown job is well-formed.
+    let request = ok(
+        &["sbatch", "--dependency=afterok:999999", "--wrap", "true"],
+        &[],
+        "",
+    );
+    let dependency = request.dependency.clone().unwrap();
+    assert!(!dependency.any);
+    assert_eq!(
+        dependency.conditions,
+        vec![condition(DependencyKind::AfterOk, 999_999)]
+    );
+    assert_eq!(
+        request.to_job_spec("/w", vec![], "h").dependency,
+        Some(dependency)
+    );
+    let request = ok(
+        &["sbatch", "-d", "afterok:1:2?singleton", "x.sh"],
+        &[],
+        TRUE_SH,
+    );
+    let dependency = request.dependency.unwrap();
+    assert!(dependency.any);
+    assert_eq!(
+        dependency.conditions,
+        vec![
+            condition(DependencyKind::AfterOk, 1),
+            condition(DependencyKind::AfterOk, 2),
+            condition(DependencyKind::Singleton, 0),
+        ]
+    );
+    let script = "#!/bin/sh\n#SBATCH --dependency=afterany:3\n";
+    let request = ok(&["sbatch", "x.sh"], &[], script);
+    assert_eq!(
+        request.dependency.unwrap().conditions,
+        vec![condition(DependencyKind::AfterAny, 3)]
+    );
+    // An empty value (or 0) clears it, as in slurmctld.
+    assert_eq!(
+        ok(&["sbatch", "--dependency=", "x.sh"], &[], script).dependency,
+        None
+    );
+    assert_eq!(ok(&["sbatch", "-d0", "x.sh"], &[], script).dependency, None);
+}
+
+#[test]
+fn nice_defaults_and_values() {
+    let nice = |argv: &[&str], script: &str| ok(argv, &[], script).nice;
+    assert_eq!(nice(&["sbatch", "x.sh"], TRUE_SH), 0);
+    assert_eq!(nice(&["sbatch", "--nice", "x.sh"], TRUE_SH), 100);
+    assert_eq!(nice(&["sbatch", "--nice=5", "x.sh"], TRUE_SH), 5);
+    assert_eq!(nice(&["sbatch", "--nice=-5", "x.sh"], TRUE_SH), -5);
+    assert_eq!(
+        nice(&["sbatch", "--nice=2147483645", "x.sh"], TRUE_SH),
+        2_147_483_645
+    );
+    // strtoll: what follows the number is ignored, no number reads as 0.
+    assert_eq!(nice(&["sbatch", "--nice=12abc", "x.sh"], TRUE_SH), 12);
+    assert_eq!(nice(&["sbatch", "--nice=abc", "x.sh"], TRUE_SH), 0);
+    let script = "#!/bin/sh\n#SBATCH --nice=7\n";
+    assert_eq!(nice(&["sbatch", "x.sh"], script), 7);
+    assert_eq!(nice(&["sbatch", "--nice=1", "x.sh"], script), 1);
+    let spec = ok(&["sbatch", "--nice", "x.sh"], &[], TRUE_SH).to_job_spec("/w", vec![], "h");
+    assert_eq!(spec.nice, 100);
+}
+
+#[test]
+fn recorded_strings_reach_the_job() {
+    let script = "#!/bin/sh\n#SBATCH --comment='from script' -A script-acct --qos=low\n";
+    let request = ok(
+        &[
+            "sbatch",
+            "--mail-type=END,begin",
+            "--mail-user=alice@example.org",
+            "-q",
+            "high",
+            "x.sh",
+        ],
+        &[],
+        script,
+    );
+    let spec = request.to_job_spec("/w", vec![], "h");
+    assert_eq!(spec.comment.as_deref(), Some("from script"));
+    assert_eq!(spec.account.as_deref(), Some("script-acct"));
+    assert_eq!(spec.qos.as_deref(), Some("high"));
+    assert_eq!(spec.mail_type.as_deref(), Some("BEGIN,END"));
+    assert_eq!(spec.mail_user.as_deref(), Some("alice@example.org"));
+    let spec = ok(&["sbatch", "x.sh"], &[], TRUE_SH).to_job_spec("/w", vec![], "h");
+    assert_eq!(
+        (
+            spec.comment,
+            spec.account,
+            spec.qos,
+            spec.mail_type,
+            spec.mail_user
+        ),
+        (None, None, None, None, None)
+    );
+}
+
+#[test]
+fn account_and_qos_from_the_environment() {
+    let env = [("SBATCH_ACCOUNT", "env-acct"), ("SBATCH_QOS", "env-qos")];
+    let script = "#!/bin/sh\n#SBATCH -A script-acct -q script-qos\n";
+    let request = ok(&["sbatch", "x.sh"], &env, script);
+    assert_eq!(request.account.as_deref(), Some("env-acct"));
+    assert_eq!(request.qos.as_deref(), Some("env-qos"));
+    assert!(request.ignored_environment.is_empty());
+    let request = ok(&["sbatch", "--account=cli", "x.sh"], &env, script);
+    assert_eq!(request.account.as_deref(), Some("cli"));
+}
+
+#[test]
+fn mail_types_add_up_across_sources() {
+    let script = "#!/bin/sh\n#SBATCH --mail-type=FAIL\n";
+    let mail_type = |argv: &[&str]| ok(argv, &[], script).mail_type;
+    assert_eq!(mail_type(&["sbatch", "x.sh"]).as_deref(), Some("FAIL"));
+    assert_eq!(
+        mail_type(&["sbatch", "--mail-type=begin,bogus", "x.sh"]).as_deref(),
+        Some("BEGIN,FAIL")
+    );
+    assert_eq!(
+        mail_type(&["sbatch", "--mail-type=NONE", "x.sh"]).as_deref(),
+        Some("FAIL"),
+        "NONE clears only its own value"
+    );
+    assert_eq!(
+        ok(&["sbatch", "--mail-type=none", "x.sh"], &[], TRUE_SH)
+            .mail_type
+            .as_deref(),
+        Some("NONE")
+    );
+}
+
+proptest! {
+    #[test]
+    fn any_array_or_dependency_value_gives_a_request_or_exit_1(
+        array in "[0-9,:%-]{0,10}|\\PC{0,8}",
+        dependency in "[a-z0-9:,?+_*]{0,14}|\\PC{0,8}",
+    ) {
+        let array = format!("--array={array}");
+        let dependency = format!("--dependency={dependency}");
+        match run(&["sbatch", &array, &dependency, "x.sh"], &[], TRUE_SH) {
+            Ok(request) => prop_assert!(request.array.is_some()),
+            Err(error) => prop_assert_eq!(error.exit_code, 1),
+        }
+    }
 }
