@@ -224,7 +224,8 @@ pub enum Stream {
 /// The path of a batch job's stream as scontrol prints it
 /// (`slurm_get_job_stdout` and friends): the pattern with `%j`, `%x`, `%u`,
 /// `%A`, `%a` and `%%` expanded, made absolute against the work directory;
-/// `slurm-<id>.out` when none was given; stderr follows stdout.
+/// `slurm-<id>.out` (`slurm-<array>_<task>.out` for an array task) when
+/// none was given; stderr follows stdout.
 pub fn stream_path(job: &Job, stream: Stream) -> String {
     let pattern = match stream {
         Stream::Stdin => job.spec.stdin_path.as_deref(),
@@ -238,7 +239,13 @@ pub fn stream_path(job: &Job, stream: Stream) -> String {
     match (pattern, stream) {
         (Some(pattern), _) => expand_stream_pattern(job, pattern),
         (None, Stream::Stdin) => "/dev/null".to_string(),
-        (None, _) => format!("{}/slurm-{}.out", job.spec.work_dir, job.id),
+        (None, _) => match job.array {
+            Some(task) => format!(
+                "{}/slurm-{}_{}.out",
+                job.spec.work_dir, task.array_job_id, task.task_id
+            ),
+            None => format!("{}/slurm-{}.out", job.spec.work_dir, job.id),
+        },
     }
 }
 
@@ -264,8 +271,15 @@ fn expand_stream_pattern(job: &Job, pattern: &str) -> String {
         };
         let field = after[digits..].chars().next();
         let value = match field {
-            Some('A') | Some('j') => Some(format!("{:0width$}", job.id)),
-            Some('a') => Some(format!("{NO_ARRAY_TASK:0width$}")),
+            Some('j') => Some(format!("{:0width$}", job.id)),
+            Some('A') => Some(format!(
+                "{:0width$}",
+                job.array.map_or(job.id, |task| task.array_job_id)
+            )),
+            Some('a') => Some(format!(
+                "{:0width$}",
+                job.array.map_or(NO_ARRAY_TASK, |task| task.task_id)
+            )),
             Some('u') => Some(job.user.clone()),
             Some('x') => Some(job.spec.name.clone()),
             _ => None,

@@ -4,9 +4,9 @@
 //! what Slurm printed.
 //!
 //! Normalised, because the job data cannot reproduce them:
-//! - squeue (09, 10, 11, 16, 17, 18): the rows of jobs 11 and 12 are
-//!   removed; their reasons (`Dependency`, `BeginTime`) are not Corral
-//!   reasons. Job 12's `StartTime` needs a begin time Corral lacks.
+//! - squeue (09, 10, 11, 16, 17, 18): the row of job 12 is removed: its
+//!   reason (`BeginTime`) is not a Corral reason and its `StartTime` needs
+//!   a begin time Corral lacks (`--begin`).
 //! - scontrol (23, 24, 25, 43): `AllocNode:Sid=localhost:2188` becomes
 //!   `localhost:0` (Corral records no session id).
 //! - scontrol 24 (pending): `LastSchedEval` becomes the submit time, and the
@@ -23,7 +23,10 @@ use corral_slurm::scontrol::{self, Layout};
 use corral_slurm::squeue::{self, JobFormat};
 use corral_slurm::time::unix_ms_from_civil;
 use corral_slurm::{DisplayContext, SlurmError};
-use corral_state::{ExitStatus, Job, JobReason, JobSpec, JobState, RequestId};
+use corral_state::{
+    ArraySpec, ArrayTask, ConditionState, Dependencies, DependencyCondition, DependencyKind,
+    ExitStatus, Job, JobReason, JobSpec, JobState, RequestId,
+};
 
 /// A reference capture: the command, what it printed, its exit code.
 struct Capture {
@@ -99,6 +102,9 @@ fn first_queue() -> (Vec<Job>, DisplayContext) {
     let mut big = wrap_job(9, "big", JobState::Pending);
     std::sync::Arc::make_mut(&mut big.spec).cpus_per_task = 64;
     big.reason = JobReason::Resources;
+    let mut dep = wrap_job(11, "dep", JobState::Pending);
+    dep.reason = JobReason::Dependency;
+    dep.dependencies = Some(afterok_7_unfulfilled());
     let mut held = wrap_job(10, "held", JobState::Pending);
     held.reason = JobReason::JobHeldUser;
     std::sync::Arc::make_mut(&mut held.spec).hold = true;
@@ -113,16 +119,33 @@ fn first_queue() -> (Vec<Job>, DisplayContext) {
     context.node_names = BTreeMap::from([(7, vec!["vm".to_string()]), (8, vec!["vm".to_string()])]);
     context.priorities = BTreeMap::from([
         (9, 4_294_901_751),
+        (11, 4_294_901_750),
         (10, 0),
         (7, 4_294_901_753),
         (8, 4_294_901_752),
     ]);
-    context.accounts = [7, 8, 9, 10]
+    context.accounts = [7, 8, 9, 10, 11]
         .into_iter()
         .map(|id| (id, "root".to_string()))
         .collect();
     context.group_names = BTreeMap::from([(0, "root".to_string())]);
-    (vec![big, held, long1, long2], context)
+    (vec![big, dep, held, long1, long2], context)
+}
+
+/// Job 11's `--dependency=afterok:7`, job 7 still running.
+fn afterok_7_unfulfilled() -> Dependencies {
+    Dependencies {
+        any: false,
+        conditions: vec![(
+            DependencyCondition {
+                kind: DependencyKind::AfterOk,
+                job_id: 7,
+                task: None,
+                delay_minutes: 0,
+            },
+            ConditionState::Unfulfilled,
+        )],
+    }
 }
 
 fn squeue_output(jobs: &[Job], context: &DisplayContext, format: &str, header: bool) -> String {
@@ -140,7 +163,7 @@ fn squeue_default_format_09_and_10() {
     );
     for name in ["09_squeue_default.txt", "10_squeue_o_formats.txt"] {
         let reference = capture(name);
-        let expected = without_lines_of_jobs(&reference.output, &["11", "12"]);
+        let expected = without_lines_of_jobs(&reference.output, &["12"]);
         assert_eq!(
             squeue_output(&jobs, &context, squeue::DEFAULT_FORMAT, true),
             expected,
@@ -153,7 +176,7 @@ fn squeue_default_format_09_and_10() {
 #[test]
 fn squeue_many_fields_11() {
     let (jobs, context) = first_queue();
-    let expected = without_lines_of_jobs(&capture("11_squeue_o_more.txt").output, &["11", "12"]);
+    let expected = without_lines_of_jobs(&capture("11_squeue_o_more.txt").output, &["12"]);
     let format = "%i|%j|%T|%r|%C|%D|%m|%l|%L|%M|%V|%S|%Q|%u|%a|%P|%N|%Z|%o";
     assert_eq!(squeue_output(&jobs, &context, format, true), expected);
 }
@@ -161,7 +184,7 @@ fn squeue_many_fields_11() {
 #[test]
 fn squeue_long_18() {
     let (jobs, context) = first_queue();
-    let expected = without_lines_of_jobs(&capture("18_squeue_long.txt").output, &["11", "12"]);
+    let expected = without_lines_of_jobs(&capture("18_squeue_long.txt").output, &["12"]);
     let output = squeue::long_list_time_line(&context)
         + &squeue_output(&jobs, &context, squeue::LONG_FORMAT, true);
     assert_eq!(output, expected);
@@ -184,15 +207,12 @@ fn squeue_without_header_13_14_16_17() {
         .filter(|j| j.state == JobState::Pending)
         .cloned()
         .collect();
-    let expected = without_lines_of_jobs(
-        &capture("16_squeue_states_pending.txt").output,
-        &["11", "12"],
-    );
+    let expected = without_lines_of_jobs(&capture("16_squeue_states_pending.txt").output, &["12"]);
     assert_eq!(
         squeue_output(&pending, &context, "%i %T %r", false),
         expected
     );
-    let expected = without_lines_of_jobs(&capture("17_squeue_user_me.txt").output, &["11", "12"]);
+    let expected = without_lines_of_jobs(&capture("17_squeue_user_me.txt").output, &["12"]);
     assert_eq!(squeue_output(&jobs, &context, "%i %j %T", false), expected);
 }
 
@@ -255,7 +275,7 @@ fn scontrol_pending_24() {
 #[test]
 fn scontrol_cancelled_43() {
     let (jobs, mut context) = first_queue();
-    let mut long2 = jobs[3].clone();
+    let mut long2 = jobs.iter().find(|job| job.id == 8).unwrap().clone();
     long2.state = JobState::Cancelled;
     long2.end_time_ms = Some(at(0, 3, 41));
     long2.exit_status = ExitStatus {
@@ -393,4 +413,139 @@ fn sbatch_errors_78_to_93() {
         assert_eq!(error.stderr_text(), reference.output, "{name}");
         assert_eq!(error.exit_code, reference.exit_code, "{name}");
     }
+}
+
+#[test]
+fn dependency_in_squeue_and_scontrol_69_70() {
+    let (jobs, context) = first_queue();
+    let dep = jobs.iter().find(|job| job.id == 11).unwrap();
+    assert_eq!(
+        squeue_output(std::slice::from_ref(dep), &context, "%i %T %r %E", false),
+        capture("69_squeue_dependency_pending.txt").output
+    );
+    let shown = scontrol::show_job(dep, &context, Layout::Lines);
+    let grepped: String = shown
+        .lines()
+        .filter(|line| line.contains("JobState") || line.contains("Dependency"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_eq!(
+        grepped,
+        capture("70_scontrol_show_job_dependency.txt").output
+    );
+}
+
+/// The tasks of array `array_id` (`--array=INDICES%max`), with the ids
+/// Corral gives them: the ids right after the array's own.
+fn array_tasks(array_id: u32, indices: &[u32], max_running: Option<u32>) -> Vec<Job> {
+    let spec = std::sync::Arc::new(JobSpec {
+        name: "wrap".to_string(),
+        work_dir: "/home/alice/work".to_string(),
+        script: BatchScript::wrap("echo $SLURM_ARRAY_TASK_ID").into_text(),
+        array: Some(ArraySpec {
+            indices: indices.to_vec(),
+            max_running,
+        }),
+        ..JobSpec::default()
+    });
+    indices
+        .iter()
+        .enumerate()
+        .map(|(offset, task_id)| {
+            let mut job = wrap_job(array_id + 1 + offset as u32, "wrap", JobState::Pending);
+            job.spec = spec.clone();
+            job.array = Some(ArrayTask {
+                array_job_id: array_id,
+                task_id: *task_id,
+            });
+            job
+        })
+        .collect()
+}
+
+fn array_context(jobs: &[Job]) -> DisplayContext {
+    let mut context = DisplayContext::new(at(0, 3, 50), 0);
+    context.partition_time_limits = BTreeMap::from([("debug".to_string(), None)]);
+    for job in jobs.iter().filter(|job| job.state == JobState::Running) {
+        context.node_names.insert(job.id, vec!["vm".to_string()]);
+    }
+    context
+}
+
+/// `squeue -j A` (pending tasks on one line) followed by `squeue -h -r -j A
+/// -o FORMAT` (one line per task), as the captures run them.
+fn array_listing(jobs: &[Job], format: &str) -> String {
+    let mut context = array_context(jobs);
+    let mut grouped = jobs.to_vec();
+    corral_slurm::display::group_pending_tasks(&mut grouped, &mut context);
+    let mut output = squeue_output(&grouped, &context, squeue::DEFAULT_FORMAT, true);
+    output += &squeue_output(jobs, &array_context(jobs), format, false);
+    output
+}
+
+#[test]
+fn array_right_after_submission_59() {
+    let tasks = array_tasks(14, &[1, 2, 3, 4, 5], None);
+    assert_eq!(
+        array_listing(&tasks, "%i %A %F %K %T"),
+        capture("59_squeue_array_right_after.txt").output
+    );
+}
+
+#[test]
+fn held_array_60() {
+    let mut tasks = array_tasks(15, &[1, 2, 3, 4, 5], None);
+    for task in &mut tasks {
+        task.reason = JobReason::JobHeldUser;
+    }
+    assert_eq!(
+        array_listing(&tasks, "%i %T %r"),
+        capture("60_squeue_array_held.txt").output
+    );
+}
+
+#[test]
+fn throttled_array_61() {
+    let mut tasks = array_tasks(16, &[1, 2, 3, 4], Some(2));
+    for task in &mut tasks {
+        if task.array.unwrap().task_id <= 2 {
+            task.state = JobState::Running;
+            task.start_time_ms = Some(at(0, 3, 49));
+        } else {
+            task.reason = JobReason::JobArrayTaskLimit;
+        }
+    }
+    // The capture lists the pending tasks first, then 2 before 1.
+    let order = [3, 4, 2, 1];
+    let ordered: Vec<Job> = order
+        .iter()
+        .map(|index| {
+            tasks
+                .iter()
+                .find(|task| task.array.unwrap().task_id == *index)
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    assert_eq!(
+        array_listing(&ordered, "%i %T %r"),
+        capture("61_squeue_array_running_throttled.txt").output
+    );
+}
+
+#[test]
+fn scontrol_array_task_65_first_line_and_files() {
+    let mut task = array_tasks(14, &[1, 2, 3, 4, 5], None).remove(2);
+    task.id = 19;
+    task.state = JobState::Completed;
+    let context = array_context(std::slice::from_ref(&task));
+    let shown = scontrol::show_job(&task, &context, Layout::Lines);
+    let reference = capture("65_scontrol_show_job_array_task.txt").output;
+    let pick = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| line.starts_with("JobId=") || line.contains("/slurm-"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(pick(&shown), pick(&reference));
 }
