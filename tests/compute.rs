@@ -280,3 +280,26 @@ fn a_drained_node_takes_no_jobs_until_resumed() {
     assert_success(&resume, "scontrol update state=resume");
     cluster.wait_job_state(job, "COMPLETED");
 }
+
+#[test]
+fn scancel_filters_choose_the_jobs() {
+    let cluster = DevCluster::up(3);
+    let work = tempfile::tempdir().unwrap();
+    let submit = |name: &str| cluster.submit_in(work.path(), &["-J", name, "--wrap", "true"]);
+    let (a1, b, a2) = (submit("a"), submit("b"), submit("a"));
+    let scancel = |args: &[&str]| cluster.slurm("scancel").args(args).output().unwrap();
+
+    // An id the filters do not admit is left alone.
+    assert_success(&scancel(&["-n", "zzz", &b.to_string()]), "scancel -n zzz ID");
+    assert_success(&scancel(&["-n", "a", "-t", "PENDING"]), "scancel -n a -t PD");
+    cluster.wait_job_state(a1, "CANCELLED");
+    cluster.wait_job_state(a2, "CANCELLED");
+    assert_eq!(cluster.job_state(b).as_deref(), Some("PENDING"));
+
+    let bad = scancel(&["-t", "BOGUS"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(stderr(&bad), "scancel: error: Invalid job state specified: BOGUS\n");
+
+    assert_success(&scancel(&["-u", "root", "-p", "debug"]), "scancel -u -p");
+    cluster.wait_job_state(b, "CANCELLED");
+}

@@ -1,8 +1,10 @@
-//! `scancel`: job ids, `-v`; Slurm's silence about unknown and finished jobs.
+//! `scancel`: job ids (`ID`, `ID_N`), the filters `-u -n -p -t -w`, `-v`;
+//! Slurm's silence about unknown and finished jobs.
 
 use corral_proto as wire;
 use corral_slurm::getopt::{Getopt, HasArg, OptionDef, Ordering};
 use corral_slurm::SlurmError;
+use corral_state::{hostlist, Job, JobState};
 
 use super::connection::{call_failed, connect};
 
@@ -10,6 +12,11 @@ const COMMAND: &str = "scancel";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Key {
+    Users,
+    Names,
+    Partitions,
+    States,
+    Nodes,
     Verbose,
     Quiet,
     Help,
@@ -44,20 +51,10 @@ const OPTIONS: &[OptionDef<Key>] = &[
         No,
         Key::Unsupported("interactive"),
     ),
-    option("name", Some('n'), Required, Key::Unsupported("name")),
-    option("jobname", None, Required, Key::Unsupported("name")),
-    option(
-        "nodelist",
-        Some('w'),
-        Required,
-        Key::Unsupported("nodelist"),
-    ),
-    option(
-        "partition",
-        Some('p'),
-        Required,
-        Key::Unsupported("partition"),
-    ),
+    option("name", Some('n'), Required, Key::Names),
+    option("jobname", None, Required, Key::Names),
+    option("nodelist", Some('w'), Required, Key::Nodes),
+    option("partition", Some('p'), Required, Key::Partitions),
     option("qos", Some('q'), Required, Key::Unsupported("qos")),
     option("quiet", Some('Q'), No, Key::Quiet),
     option(
@@ -68,9 +65,9 @@ const OPTIONS: &[OptionDef<Key>] = &[
     ),
     option("sibling", None, Required, Key::Unsupported("sibling")),
     option("signal", Some('s'), Required, Key::Unsupported("signal")),
-    option("state", Some('t'), Required, Key::Unsupported("state")),
+    option("state", Some('t'), Required, Key::States),
     option("usage", None, No, Key::Usage),
-    option("user", Some('u'), Required, Key::Unsupported("user")),
+    option("user", Some('u'), Required, Key::Users),
     option("verbose", Some('v'), No, Key::Verbose),
     option("version", Some('V'), No, Key::Version),
     option("wckey", None, Required, Key::Unsupported("wckey")),
@@ -119,9 +116,111 @@ fn task_job_id(array_job_id: u32, task: u32) -> Result<Option<u32>, SlurmError> 
         .map(|job| job.id))
 }
 
+/// `-u -n -p -t -w`: which jobs to cancel, alone or among the ids given.
+#[derive(Default)]
+struct Filters {
+    users: Vec<String>,
+    names: Vec<String>,
+    partitions: Vec<String>,
+    states: Vec<JobState>,
+    nodes: Vec<String>,
+}
+
+impl Filters {
+    fn is_empty(&self) -> bool {
+        self.users.is_empty()
+            && self.names.is_empty()
+            && self.partitions.is_empty()
+            && self.states.is_empty()
+            && self.nodes.is_empty()
+    }
+
+    /// A job still alive that every filter given admits.
+    fn admits(&self, job: &Job) -> bool {
+        let state = if self.states.is_empty() {
+            !job.state.is_terminal()
+        } else {
+            self.states.contains(&job.state)
+        };
+        let on_nodes = self.nodes.is_empty()
+            || job.allocation.as_ref().is_some_and(|allocation| {
+                allocation
+                    .shares
+                    .iter()
+                    .any(|share| self.nodes.contains(&share.node))
+            });
+        let among =
+            |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
+        state
+            && on_nodes
+            && among(&self.users, &job.user)
+            && among(&self.names, &job.spec.name)
+            && among(&self.partitions, &job.partition)
+    }
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `-t`: scancel takes PENDING, RUNNING and SUSPENDED (Corral has no
+/// suspended jobs, so that one matches nothing).
+fn parse_states(text: &str) -> Result<Vec<JobState>, SlurmError> {
+    let mut states = Vec::new();
+    for name in list(text) {
+        match name.to_ascii_uppercase().as_str() {
+            "PENDING" | "PD" => states.push(JobState::Pending),
+            "RUNNING" | "R" => states.push(JobState::Running),
+            "SUSPENDED" | "S" => {}
+            _ => {
+                return Err(SlurmError::command_error(
+                    COMMAND,
+                    &format!("Invalid job state specified: {name}"),
+                    1,
+                ))
+            }
+        }
+    }
+    Ok(states)
+}
+
+/// The ids of the jobs the filters admit: every job, or only those named
+/// by `targets` (an array's id names its tasks).
+fn filtered_job_ids(
+    filters: &Filters,
+    targets: &[(u32, Option<u32>)],
+) -> Result<Vec<(u32, Option<u32>)>, SlurmError> {
+    let client = connect(COMMAND)?;
+    let query = wire::GetJobsRequest {
+        job_ids: targets.iter().map(|(id, _)| *id).collect(),
+        users: filters.users.clone(),
+        partitions: filters.partitions.clone(),
+        ..Default::default()
+    };
+    let error_prefix = format!("{COMMAND}: error: ");
+    let (jobs, _) = super::jobs::fetch(COMMAND, &client, query, &error_prefix)?;
+    let named = |job: &Job| {
+        targets.is_empty()
+            || targets.iter().any(|(id, task)| match (job.array, task) {
+                (Some(array), Some(task)) => array.array_job_id == *id && array.task_id == *task,
+                (Some(array), None) => array.array_job_id == *id || job.id == *id,
+                (None, _) => job.id == *id,
+            })
+    };
+    Ok(jobs
+        .iter()
+        .filter(|job| named(job) && filters.admits(job))
+        .map(|job| (job.id, None))
+        .collect())
+}
+
 pub fn run(args: &[String]) -> Result<u8, SlurmError> {
     let mut verbose = 0;
     let mut quiet = false;
+    let mut filters = Filters::default();
     let mut getopt = Getopt::new(OPTIONS, args, Ordering::Permute);
     let argv0 = getopt.argv0().to_string();
     for found in getopt.by_ref() {
@@ -134,7 +233,17 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
                 1,
             )
         })?;
+        let argument = found.argument.clone().unwrap_or_default();
         match found.key {
+            Key::Users => filters.users = list(&argument),
+            Key::Names => filters.names = list(&argument),
+            Key::Partitions => filters.partitions = list(&argument),
+            Key::States => filters.states = parse_states(&argument)?,
+            Key::Nodes => {
+                filters.nodes = hostlist::expand(&argument).map_err(|_| {
+                    SlurmError::command_error(COMMAND, &format!("Invalid node list: {argument}"), 1)
+                })?
+            }
             Key::Verbose => verbose += 1,
             Key::Quiet => quiet = true,
             Key::Help | Key::Usage => {
@@ -155,17 +264,20 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
         }
     }
     let operands = getopt.into_operands();
-    if operands.is_empty() {
+    if operands.is_empty() && filters.is_empty() {
         return Err(SlurmError::command_error(
             COMMAND,
             "No job identification provided",
             1,
         ));
     }
-    let targets = operands
+    let mut targets = operands
         .iter()
         .map(|operand| parse_target(operand))
         .collect::<Result<Vec<_>, _>>()?;
+    if !filters.is_empty() {
+        targets = filtered_job_ids(&filters, &targets)?;
+    }
     let client = connect(COMMAND)?;
     let runtime = super::runtime(COMMAND)?;
     let mut exit_code = 0;
