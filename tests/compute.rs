@@ -290,16 +290,55 @@ fn scancel_filters_choose_the_jobs() {
     let scancel = |args: &[&str]| cluster.slurm("scancel").args(args).output().unwrap();
 
     // An id the filters do not admit is left alone.
-    assert_success(&scancel(&["-n", "zzz", &b.to_string()]), "scancel -n zzz ID");
-    assert_success(&scancel(&["-n", "a", "-t", "PENDING"]), "scancel -n a -t PD");
+    assert_success(
+        &scancel(&["-n", "zzz", &b.to_string()]),
+        "scancel -n zzz ID",
+    );
+    assert_success(
+        &scancel(&["-n", "a", "-t", "PENDING"]),
+        "scancel -n a -t PD",
+    );
     cluster.wait_job_state(a1, "CANCELLED");
     cluster.wait_job_state(a2, "CANCELLED");
     assert_eq!(cluster.job_state(b).as_deref(), Some("PENDING"));
 
     let bad = scancel(&["-t", "BOGUS"]);
     assert_eq!(bad.status.code(), Some(1));
-    assert_eq!(stderr(&bad), "scancel: error: Invalid job state specified: BOGUS\n");
+    assert_eq!(
+        stderr(&bad),
+        "scancel: error: Invalid job state specified: BOGUS\n"
+    );
 
     assert_success(&scancel(&["-u", "root", "-p", "debug"]), "scancel -u -p");
     cluster.wait_job_state(b, "CANCELLED");
+}
+
+#[test]
+fn sbatch_wait_exits_with_the_jobs_exit_code() {
+    let cluster = DevCluster::with_agents(3, 1, &["--agent-cpus", "4"]);
+    let work = tempfile::tempdir().unwrap();
+    let sbatch = |args: &[&str]| {
+        cluster
+            .slurm("sbatch")
+            .current_dir(work.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let failed = sbatch(&["-W", "--wrap", "sleep 1; exit 3"]);
+    assert_eq!(failed.status.code(), Some(3), "{}", stderr(&failed));
+    let printed = String::from_utf8_lossy(&failed.stdout).to_string();
+    assert!(printed.starts_with("Submitted batch job "), "{printed}");
+    let job: u32 = printed.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    assert_eq!(cluster.job_state(job).as_deref(), Some("FAILED"));
+    // An array: the highest exit code of its tasks.
+    let array = sbatch(&[
+        "--wait",
+        "--array=1-2",
+        "--wrap",
+        "exit $SLURM_ARRAY_TASK_ID",
+    ]);
+    assert_eq!(array.status.code(), Some(2), "{}", stderr(&array));
+    let ok = sbatch(&["-W", "--parsable", "--wrap", "true"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
 }

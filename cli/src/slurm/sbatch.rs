@@ -49,7 +49,40 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
     if let Some(message) = request.submitted_message(job_id) {
         print!("{message}");
     }
+    if request.wait {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        return wait_for_end(job_id);
+    }
     Ok(0)
+}
+
+/// How often `-W` looks at the job.
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// `-W`: polls until the job, or every task of an array, has ended, and
+/// returns its exit code (the highest of the tasks'); a job ended by a
+/// signal gives 128 + the signal, as a shell reports it.
+fn wait_for_end(job_id: u32) -> Result<u8, SlurmError> {
+    loop {
+        // A client per look: its connections belong to the runtime `fetch`
+        // makes for that look.
+        let client = connect(COMMAND)?;
+        let query = wire::GetJobsRequest {
+            job_ids: vec![job_id],
+            ..Default::default()
+        };
+        let error_prefix = format!("{COMMAND}: error: ");
+        let (jobs, _) = super::jobs::fetch(COMMAND, &client, query, &error_prefix)?;
+        if jobs.iter().all(|job| job.state.is_terminal()) {
+            let code = |job: &corral_state::Job| match job.exit_status.signal {
+                0 => job.exit_status.code,
+                signal => 128u8.saturating_add(signal),
+            };
+            return Ok(jobs.iter().map(code).max().unwrap_or(0));
+        }
+        std::thread::sleep(WAIT_POLL);
+    }
 }
 
 /// Submits, retrying through failovers with the same request id, and turns

@@ -174,6 +174,7 @@ struct Settings {
     /// `--gpus`: for the whole job.
     gpus_total: Option<u32>,
     requeue: Option<bool>,
+    wait: bool,
     /// `--array` and `--dependency` as given: slurmctld checks them, so
     /// only the value that wins is checked, once every option is read.
     array: Option<String>,
@@ -223,6 +224,7 @@ impl Settings {
             SbatchKey::Gpus => self.gpus_total = Some(parse_gpu_count("--gpus", text)?),
             SbatchKey::Requeue => self.requeue = Some(true),
             SbatchKey::NoRequeue => self.requeue = Some(false),
+            SbatchKey::Wait => self.wait = true,
             SbatchKey::Array => self.array = Some(text.to_string()),
             SbatchKey::Dependency => self.dependency = Some(text.to_string()),
             SbatchKey::Nice => self.nice = Some(parse_nice(argument.as_deref())?),
@@ -452,6 +454,7 @@ pub fn build_request(
         hold: settings.hold,
         gpus_per_node,
         requeue: settings.requeue.unwrap_or(false),
+        wait: settings.wait,
         array,
         dependency,
         nice: settings.nice.unwrap_or(0),

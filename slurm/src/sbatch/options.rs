@@ -32,6 +32,8 @@ pub enum SbatchKey {
     GpusPerNode,
     Requeue,
     NoRequeue,
+    /// `-W`: wait for the job to end and exit with its exit code.
+    Wait,
     Account,
     Array,
     Comment,
@@ -186,7 +188,7 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
     implemented("verbose", Some('v'), No, K::Verbose),
     implemented("version", Some('V'), No, K::Version),
     implemented("usage", None, No, K::Usage),
-    refused("wait", Some('W'), No),
+    implemented("wait", Some('W'), No, K::Wait),
     refused("wait-all-nodes", None, Required),
     refused("wckey", None, Required),
     implemented("wrap", None, Required, K::Wrap),
@@ -283,8 +285,8 @@ mod tests {
             .map(|d| d.key)
             .filter(|k| !matches!(k, SbatchKey::Unsupported(_)))
             .collect();
-        assert_eq!(implemented.len(), 32);
+        assert_eq!(implemented.len(), 33);
         let unique: HashSet<String> = implemented.iter().map(|k| format!("{k:?}")).collect();
-        assert_eq!(unique.len(), 32);
+        assert_eq!(unique.len(), 33);
     }
 }

@@ -43,6 +43,8 @@ pub struct SbatchRequest {
     pub gpus_per_node: u32,
     /// `--requeue`: back to the queue if a node fails.
     pub requeue: bool,
+    /// `-W`: wait for the job (every task of an array) to end.
+    pub wait: bool,
     /// `-a/--array`: one task per index.
     pub array: Option<ArraySpec>,
     /// `-d/--dependency`; `None` also for `--dependency=` and `=0`.

@@ -743,3 +743,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn wait_is_read_from_every_source() {
+    assert!(ok(&["sbatch", "-W", "x.sh"], &[], TRUE_SH).wait);
+    assert!(
+        ok(
+            &["sbatch", "x.sh"],
+            &[],
+            "#!/bin/sh\n#SBATCH --wait\ntrue\n"
+        )
+        .wait
+    );
+    assert!(!ok(&["sbatch", "x.sh"], &[], TRUE_SH).wait);
+}
