@@ -141,12 +141,12 @@ fn malformed_sbatch_directives_are_refused() {
     let output = sbatch_offline(
         dir.path(),
         "sbatch",
-        &["--array=0-3", "--wrap", "true"],
+        &["--exclusive", "--wrap", "true"],
         b"",
     );
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr(&output).contains("--array is not supported by Corral yet"),
+        stderr(&output).contains("--exclusive is not supported by Corral yet"),
         "{}",
         stderr(&output)
     );
