@@ -12,6 +12,7 @@
 //! itself part of the replicated history; only a corrupt log is a crash, and
 //! that is the storage layer's concern.
 
+pub mod accounting;
 mod allocation;
 mod apply_admin;
 mod apply_jobs;
@@ -28,6 +29,7 @@ mod partition;
 mod request_window;
 mod user;
 
+pub use accounting::{AccountingRecord, JobRecord, OutboxEntry, StepId, StepRecord};
 pub use allocation::{Allocation, AllocationId, NodeShare, PlannedAllocation};
 pub use apply_nodes::SYSTEM_REASON_USER;
 pub use array::{ArraySpec, ArrayTask, MAX_ARRAY_SIZE};
