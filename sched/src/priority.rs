@@ -129,6 +129,8 @@ mod tests {
             requeue_count: 0,
             array: None,
             dependencies: None,
+            steps: Vec::new(),
+            next_step_id: 0,
         }
     }
 

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::allocation::{Allocation, AllocationId, PlannedAllocation};
+use crate::apply_steps::end_running_steps;
 use crate::array::{ArrayTask, MAX_ARRAY_SIZE};
 use crate::cluster::ClusterState;
 use crate::command::{FinishCause, Outcome, Rejection};
@@ -78,6 +79,8 @@ impl ClusterState {
                     task_id,
                 }),
                 dependencies: None,
+                steps: Vec::new(),
+                next_step_id: 0,
             };
             if let Some(dependency) = &spec.dependency {
                 let dependencies = self.new_dependencies(&job, dependency, now_ms);
@@ -413,6 +416,7 @@ impl ClusterState {
         job.reason = reason;
         job.exit_status = exit_status;
         job.end_time_ms = Some(now_ms.max(job.start_time_ms.unwrap_or(0)));
+        end_running_steps(job, now_ms);
         let allocation = job.allocation.clone().expect("checked above");
         self.release_resources(&allocation);
         Outcome::Done
@@ -446,6 +450,7 @@ impl ClusterState {
                 // A failed job keeps the record of where it ran.
                 job.allocation = Some(allocation.clone());
             }
+            end_running_steps(job, now_ms);
             self.release_resources(&allocation);
         }
     }

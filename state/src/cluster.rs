@@ -118,6 +118,30 @@ impl ClusterState {
             Command::PurgeJobs {
                 finished_before_ms, ..
             } => self.apply_purge_jobs(*finished_before_ms),
+            Command::StartStep {
+                job_id,
+                request_id,
+                actor,
+                spec,
+                now_ms,
+            } => self.apply_start_step(*job_id, request_id, actor, spec, *now_ms),
+            Command::StepFinished {
+                job_id,
+                allocation_id,
+                step_id,
+                node,
+                exit_status,
+                cause,
+                now_ms,
+            } => self.apply_step_finished(
+                *job_id,
+                *allocation_id,
+                *step_id,
+                node,
+                *exit_status,
+                *cause,
+                *now_ms,
+            ),
         };
         if !self.waiting.is_empty() {
             self.resolve_dependencies(command.now_ms());

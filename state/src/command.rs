@@ -13,6 +13,7 @@ use crate::allocation::{AllocationId, PlannedAllocation};
 use crate::job::{ExitStatus, JobId, JobReason, JobSpec, RequestId};
 use crate::node::NodeResources;
 use crate::partition::Partition;
+use crate::step::StepSpec;
 use crate::user::{Actor, User};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +103,25 @@ pub enum Command {
         finished_before_ms: u64,
         now_ms: u64,
     },
+    /// `srun` inside a running job: a new step of `spec.ntasks` tasks on
+    /// the job's nodes. `apply` assigns the step's number.
+    StartStep {
+        job_id: JobId,
+        request_id: RequestId,
+        actor: Actor,
+        spec: Box<StepSpec>,
+        now_ms: u64,
+    },
+    /// A node's agent reports that its part of a step ended.
+    StepFinished {
+        job_id: JobId,
+        allocation_id: AllocationId,
+        step_id: u32,
+        node: String,
+        exit_status: ExitStatus,
+        cause: FinishCause,
+        now_ms: u64,
+    },
 }
 
 /// A node as the configuration file declares it.
@@ -148,7 +168,9 @@ impl Command {
             | Command::JobFinished { now_ms, .. }
             | Command::NodeDown { now_ms, .. }
             | Command::UpdateNode { now_ms, .. }
-            | Command::PurgeJobs { now_ms, .. } => *now_ms,
+            | Command::PurgeJobs { now_ms, .. }
+            | Command::StartStep { now_ms, .. }
+            | Command::StepFinished { now_ms, .. } => *now_ms,
         }
     }
 }
@@ -173,6 +195,12 @@ pub enum Outcome {
     Purged {
         jobs: usize,
     },
+    /// The step exists; `duplicate` when the request id had already made it.
+    StepStarted {
+        job_id: JobId,
+        step_id: u32,
+        duplicate: bool,
+    },
 }
 
 /// Why a command changed nothing. The display texts are Slurm's own error
@@ -193,6 +221,14 @@ pub enum Rejection {
     InvalidNode(String),
     /// An `--array` with no index, or one at or above `MaxArraySize`.
     InvalidArray,
+    /// A step asked of a job that has not started.
+    JobPending(JobId),
+    /// A step needing more CPUs than its nodes hold for the job.
+    TooManyProcessors,
+    /// A step asking for nodes the job does not have.
+    NodeConfigUnavailable,
+    /// The job started [`crate::STEPS_PER_JOB_MAX`] steps already.
+    StepLimit,
 }
 
 impl fmt::Display for Rejection {
@@ -210,6 +246,12 @@ impl fmt::Display for Rejection {
             Rejection::StaleAllocation(_) => f.write_str("Job allocation does not exist"),
             Rejection::InvalidNode(_) => f.write_str("Invalid node name specified"),
             Rejection::InvalidArray => f.write_str("Invalid job array specification"),
+            Rejection::JobPending(_) => f.write_str("Job is pending execution"),
+            Rejection::TooManyProcessors => f.write_str("More processors requested than permitted"),
+            Rejection::NodeConfigUnavailable => {
+                f.write_str("Requested node configuration is not available")
+            }
+            Rejection::StepLimit => f.write_str("Step limit reached for this job"),
         }
     }
 }

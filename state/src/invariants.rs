@@ -42,6 +42,80 @@ impl ClusterState {
         self.check_allocations()?;
         self.check_node_usage()?;
         self.check_waiting()?;
+        self.check_steps()?;
+        Ok(())
+    }
+
+    /// Steps are numbered in order below the job's next number; a running
+    /// step belongs to an active job's current allocation and runs on its
+    /// nodes, with its tasks numbered without gaps.
+    fn check_steps(&self) -> Result<(), InvariantViolation> {
+        for job in self.jobs.values() {
+            let id = job.id;
+            for (index, step) in job.steps.iter().enumerate() {
+                ensure!(
+                    step.id < job.next_step_id,
+                    "step {id}.{} is not below the job's next step number {}",
+                    step.id,
+                    job.next_step_id
+                );
+                ensure!(
+                    index == 0 || job.steps[index - 1].id < step.id,
+                    "steps of job {id} are out of order at {id}.{}",
+                    step.id
+                );
+                let mut next_task = 0;
+                for part in &step.nodes {
+                    ensure!(
+                        part.first_task == next_task && part.tasks > 0,
+                        "step {id}.{} numbers its tasks with a gap on {}",
+                        step.id,
+                        part.node
+                    );
+                    next_task += part.tasks;
+                }
+                ensure!(
+                    next_task == step.spec.ntasks,
+                    "step {id}.{} places {next_task} of {} tasks",
+                    step.id,
+                    step.spec.ntasks
+                );
+                if step.state.is_terminal() {
+                    ensure!(
+                        step.end_time_ms.is_some(),
+                        "ended step {id}.{} has no end time",
+                        step.id
+                    );
+                    continue;
+                }
+                ensure!(
+                    step.state == JobState::Running,
+                    "step {id}.{} is {:?}",
+                    step.id,
+                    step.state
+                );
+                ensure!(
+                    matches!(job.state, JobState::Running | JobState::Completing),
+                    "step {id}.{} runs in a job that is {:?}",
+                    step.id,
+                    job.state
+                );
+                let allocation = job.allocation.as_ref();
+                ensure!(
+                    allocation.map(|a| a.id) == Some(step.allocation_id),
+                    "step {id}.{} runs outside the job's current allocation",
+                    step.id
+                );
+                for part in &step.nodes {
+                    ensure!(
+                        allocation.is_some_and(|a| a.share_on(&part.node).is_some()),
+                        "step {id}.{} runs on {}, which the job does not hold",
+                        step.id,
+                        part.node
+                    );
+                }
+            }
+        }
         Ok(())
     }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::allocation::Allocation;
 use crate::array::{ArraySpec, ArrayTask};
 use crate::dependency::{Dependencies, DependencySpec};
+use crate::step::Step;
 
 /// A job id as Slurm shows it: a positive 32-bit number, assigned in `apply`.
 pub type JobId = u32;
@@ -352,6 +353,12 @@ pub struct Job {
     /// `--dependency` and where its conditions stand.
     #[serde(default)]
     pub dependencies: Option<Dependencies>,
+    /// The steps `srun` started in the job, in order.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+    /// The number the next step gets (`ID.0` first).
+    #[serde(default)]
+    pub next_step_id: u32,
 }
 
 impl Job {

@@ -492,3 +492,169 @@ fn singleton_waits_for_earlier_jobs_of_the_same_name_and_user() {
     cluster.finish(first, 0, FinishCause::Exited);
     assert_eq!(cluster.state.job(second).unwrap().reason, JobReason::None);
 }
+
+mod steps {
+    use super::*;
+    use corral_state::StepSpec;
+
+    fn step_spec(ntasks: u32) -> StepSpec {
+        StepSpec {
+            name: "hostname".into(),
+            argv: vec!["hostname".into()],
+            ntasks,
+            cpus_per_task: 1,
+            ..StepSpec::default()
+        }
+    }
+
+    /// A job running on both nodes, 2 CPUs each.
+    fn running_job(cluster: &mut Cluster) -> u32 {
+        let job = cluster.submit(JobSpec {
+            nodes: 2,
+            ntasks: 4,
+            ..JobSpec::default()
+        });
+        cluster.plan(job, &[("n1", 2, 0, &[]), ("n2", 2, 0, &[])]);
+        job
+    }
+
+    fn start(cluster: &mut Cluster, job: u32, request: &str, spec: StepSpec) -> Outcome {
+        let now_ms = cluster.now_ms;
+        cluster.apply(Command::StartStep {
+            job_id: job,
+            request_id: RequestId(request.into()),
+            actor: Actor::root(),
+            spec: Box::new(spec),
+            now_ms,
+        })
+    }
+
+    fn node_end(cluster: &mut Cluster, job: u32, step: u32, node: &str, code: u8) -> Outcome {
+        let allocation_id = cluster.allocation(job);
+        let now_ms = cluster.now_ms;
+        cluster.apply(Command::StepFinished {
+            job_id: job,
+            allocation_id,
+            step_id: step,
+            node: node.into(),
+            exit_status: ExitStatus { code, signal: 0 },
+            cause: FinishCause::Exited,
+            now_ms,
+        })
+    }
+
+    #[test]
+    fn steps_are_numbered_in_order_and_a_retry_makes_no_second_step() {
+        let mut cluster = Cluster::new();
+        let job = running_job(&mut cluster);
+        let first = start(&mut cluster, job, "a", step_spec(4));
+        assert_eq!(
+            first,
+            Outcome::StepStarted {
+                job_id: job,
+                step_id: 0,
+                duplicate: false
+            }
+        );
+        let retry = start(&mut cluster, job, "a", step_spec(4));
+        assert_eq!(
+            retry,
+            Outcome::StepStarted {
+                job_id: job,
+                step_id: 0,
+                duplicate: true
+            }
+        );
+        let second = start(&mut cluster, job, "b", step_spec(1));
+        assert!(matches!(second, Outcome::StepStarted { step_id: 1, .. }));
+        let steps = &cluster.state.job(job).unwrap().steps;
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[0].node_names(), ["n1", "n2"]);
+        assert_eq!(steps[1].node_names(), ["n1"]);
+    }
+
+    #[test]
+    fn a_step_ends_when_every_node_reported_and_duplicates_change_nothing() {
+        let mut cluster = Cluster::new();
+        let job = running_job(&mut cluster);
+        start(&mut cluster, job, "a", step_spec(4));
+        assert_eq!(node_end(&mut cluster, job, 0, "n2", 3), Outcome::Done);
+        let step = &cluster.state.job(job).unwrap().steps[0];
+        assert_eq!(step.state, JobState::Running);
+        assert_eq!(
+            node_end(&mut cluster, job, 0, "n2", 0),
+            Outcome::Rejected(Rejection::StaleAllocation(job))
+        );
+        assert_eq!(node_end(&mut cluster, job, 0, "n1", 0), Outcome::Done);
+        let step = &cluster.state.job(job).unwrap().steps[0];
+        assert_eq!(step.state, JobState::Failed);
+        assert_eq!(step.exit_status, ExitStatus { code: 3, signal: 0 });
+        assert!(step.end_time_ms.is_some());
+        assert!(step.spec.environment.is_empty());
+        // The job itself runs on.
+        assert_eq!(cluster.state.job(job).unwrap().state, JobState::Running);
+    }
+
+    #[test]
+    fn steps_need_a_running_job_the_caller_owns_and_room_on_its_nodes() {
+        let mut cluster = Cluster::new();
+        let pending = cluster.submit(JobSpec {
+            hold: true,
+            ..JobSpec::default()
+        });
+        assert_eq!(
+            start(&mut cluster, pending, "a", step_spec(1)),
+            Outcome::Rejected(Rejection::JobPending(pending))
+        );
+        assert_eq!(
+            start(&mut cluster, 999, "a", step_spec(1)),
+            Outcome::Rejected(Rejection::InvalidJobId(999))
+        );
+        let job = running_job(&mut cluster);
+        assert_eq!(
+            start(&mut cluster, job, "a", step_spec(5)),
+            Outcome::Rejected(Rejection::TooManyProcessors)
+        );
+        let now_ms = cluster.now_ms;
+        let stranger = cluster.apply(Command::StartStep {
+            job_id: job,
+            request_id: RequestId("b".into()),
+            actor: Actor {
+                user: "mallory".into(),
+                uid: 666,
+                gid: 666,
+                admin: false,
+            },
+            spec: Box::new(step_spec(1)),
+            now_ms,
+        });
+        assert_eq!(stranger, Outcome::Rejected(Rejection::AccessDenied));
+        assert!(cluster.state.job(job).unwrap().steps.is_empty());
+    }
+
+    #[test]
+    fn steps_end_with_their_job() {
+        let mut cluster = Cluster::new();
+        let job = running_job(&mut cluster);
+        start(&mut cluster, job, "a", step_spec(2));
+        cluster.finish(job, 0, FinishCause::Exited);
+        let step = &cluster.state.job(job).unwrap().steps[0];
+        assert_eq!(step.state, JobState::Cancelled);
+        // The late report of the killed step is acknowledged and ignored.
+        assert_eq!(
+            node_end(&mut cluster, job, 0, "n1", 0),
+            Outcome::Rejected(Rejection::StaleAllocation(job))
+        );
+
+        let failing = running_job(&mut cluster);
+        start(&mut cluster, failing, "a", step_spec(2));
+        let now_ms = cluster.now_ms;
+        cluster.apply(Command::NodeDown {
+            name: "n2".into(),
+            reason: "Not responding".into(),
+            now_ms,
+        });
+        let step = &cluster.state.job(failing).unwrap().steps[0];
+        assert_eq!(step.state, JobState::NodeFail);
+    }
+}

@@ -95,6 +95,20 @@ enum Step {
         change: u8,
     },
     Purge,
+    /// `srun` in a job: `request` repeats now and then (a retry).
+    StartStep {
+        job: u8,
+        actor: u8,
+        request: u8,
+        ntasks: u8,
+    },
+    /// A node reports its part of a step (maybe a part that does not exist).
+    StepEnd {
+        job: u8,
+        step: u8,
+        node: u8,
+        code: u8,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -110,6 +124,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0u8..5).prop_map(|node| Step::NodeDown { node }),
         1 => (0u8..5, 0u8..3).prop_map(|(node, change)| Step::UpdateNode { node, change }),
         1 => Just(Step::Purge),
+        3 => (any::<u8>(), any::<u8>(), 0u8..6, 0u8..10).prop_map(|(job, actor, request, ntasks)| Step::StartStep { job, actor, request, ntasks }),
+        3 => (any::<u8>(), 0u8..4, 0u8..5, 0u8..3).prop_map(|(job, step, node, code)| Step::StepEnd { job, step, node, code }),
     ]
 }
 
@@ -302,6 +318,46 @@ fn command(step: &Step, now_ms: u64, state: &ClusterState) -> Command {
             finished_before_ms: now_ms.saturating_sub(10_000),
             now_ms,
         },
+        Step::StartStep {
+            job,
+            actor: a,
+            request,
+            ntasks,
+        } => Command::StartStep {
+            job_id: job_id(*job),
+            request_id: RequestId(format!("step-{request}")),
+            actor: actor(*a),
+            spec: Box::new(corral_state::StepSpec {
+                ntasks: u32::from(*ntasks),
+                cpus_per_task: 1,
+                ..Default::default()
+            }),
+            now_ms,
+        },
+        Step::StepEnd {
+            job,
+            step,
+            node,
+            code,
+        } => {
+            let job_id = job_id(*job);
+            let allocation_id = state
+                .job(job_id)
+                .and_then(|j| j.steps.iter().find(|s| s.id == u32::from(*step)))
+                .map_or(AllocationId(0), |s| s.allocation_id);
+            Command::StepFinished {
+                job_id,
+                allocation_id,
+                step_id: u32::from(*step),
+                node: node_name(*node),
+                exit_status: ExitStatus {
+                    code: *code,
+                    signal: 0,
+                },
+                cause: FinishCause::Exited,
+                now_ms,
+            }
+        }
     }
 }
 
@@ -324,6 +380,8 @@ proptest! {
         // allocation cycle; a requeue starts a new one.
         let mut previous_states: BTreeMap<(JobId, u32), JobState> = BTreeMap::new();
         let mut last_allocation = AllocationId(0);
+        // (job, step request id) -> the step it made.
+        let mut steps_made: BTreeMap<(JobId, String), u32> = BTreeMap::new();
         let setup_nodes = Command::SetNodes {
             nodes: (0..4).map(|n| corral_state::NodeDefinition { name: node_name(n), resources: node_resources() }).collect(),
             now_ms: 0,
@@ -356,6 +414,18 @@ proptest! {
                         prop_assert!(*job_id > last_new_id, "ids only increase");
                         last_new_id = *job_id;
                         first_submission.insert(request_id.0.clone(), (*job_id, now_ms));
+                    }
+                }
+            }
+            if let (Command::StartStep { job_id, request_id, .. }, Outcome::StepStarted { step_id, duplicate, .. }) = (&command, &outcome) {
+                match steps_made.get(&(*job_id, request_id.0.clone())) {
+                    Some(first) => {
+                        prop_assert!(*duplicate, "retry of step request {} made a new step", request_id);
+                        prop_assert_eq!(step_id, first);
+                    }
+                    None => {
+                        prop_assert!(!*duplicate);
+                        steps_made.insert((*job_id, request_id.0.clone()), *step_id);
                     }
                 }
             }
