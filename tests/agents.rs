@@ -40,6 +40,7 @@ async fn say_hello(
             }),
             running: vec![],
             version: "test".into(),
+            running_steps: Vec::new(),
         })),
     };
     write_frame(&mut send, &hello).await.unwrap();

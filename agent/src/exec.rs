@@ -65,6 +65,9 @@ pub struct ChildSetup {
     pub append: bool,
     pub umask: libc::mode_t,
     pub identity: Option<Identity>,
+    /// Lead a new session (and process group): a batch script or a step's
+    /// task launcher. A task stays in its launcher's group.
+    pub new_session: bool,
 }
 
 /// Room for the decimal digits of any pid.
@@ -121,7 +124,8 @@ impl ExecPlan {
     }
 
     /// Forks the script's process, which leads its own session (and so its
-    /// own process group), and waits until it has exec'd. Returns its pid.
+    /// own process group) when `new_session`, and waits until it has
+    /// exec'd. Returns its pid.
     pub fn spawn(&mut self) -> Result<libc::pid_t, ChildFailure> {
         let argv: Vec<*const c_char> = self
             .argv
@@ -200,7 +204,7 @@ unsafe fn child(
     if let Some(slot) = task_pid_slot {
         write_decimal(slot, libc::getpid() as u64);
     }
-    if libc::setsid() < 0 {
+    if setup.new_session && libc::setsid() < 0 {
         fail(report, Step::Session);
     }
     if let Some(identity) = &setup.identity {

@@ -1,12 +1,16 @@
-//! The agent's local journal: one spool directory per (job, allocation),
-//! holding what was asked and what happened, in files that are each written
-//! once and durably, so that an agent that restarts (or a node that
+//! The agent's local journal: one spool directory per launch (a job's
+//! batch script on its allocation, or this node's part of one of its
+//! steps), holding what was asked and what happened, in files that are each
+//! written once and durably, so that an agent that restarts (or a node that
 //! reboots) can tell what it did.
 //!
 //! ```text
 //! STATE_DIR/agent.lock              flock: one agent per state directory
 //! STATE_DIR/jobs/                   mode 0711 (job users reach their script)
-//!   <job>.<allocation>/             mode 0711, one per launch
+//!   <job>.<allocation>/             mode 0711, one per batch launch
+//!   <job>.<allocation>.<step>/      the same for this node's part of a step
+//!                                   (`step.json`, owned by the job's user,
+//!                                   in place of `slurm_script`)
 //!     launch.json       0600  LaunchRecord: written and fsynced (file and
 //!                             directory) before anything starts; its
 //!                             presence means "launched" for ever
@@ -44,6 +48,10 @@ pub const SUPERVISOR_FILE: &str = "supervisor.json";
 pub const SUPERVISOR_LOG_FILE: &str = "supervisor.log";
 pub const SCRIPT_FILE: &str = "slurm_script";
 pub const JOB_FILE: &str = "job.json";
+/// A step part's plan for its task launcher, owned by the job's user.
+pub const STEP_FILE: &str = "step.json";
+/// The task launcher's own diagnostics, owned by the job's user.
+pub const STEP_LOG_FILE: &str = "step.log";
 pub const CANCEL_FILE: &str = "cancel";
 pub const END_FILE: &str = "exit.json";
 pub const ACKNOWLEDGED_FILE: &str = "acknowledged";
@@ -61,6 +69,11 @@ pub struct LaunchRecord {
     /// Time between SIGTERM and SIGKILL at a time limit or cancel.
     pub kill_wait_ms: u64,
     pub recorded_at_ms: u64,
+    /// For a step part: the program (and its first arguments) that runs
+    /// the node's tasks as the job's user; the path of `step.json` is
+    /// appended.
+    #[serde(default)]
+    pub step_program: Vec<String>,
 }
 
 /// Who supervises a job. Published once: by the supervisor when it starts,
@@ -132,29 +145,95 @@ pub struct EndRecord {
     pub ended_at_ms: u64,
 }
 
+/// What a spool holds: a job's batch script on one allocation, or this
+/// node's part of step `step` of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LaunchKey {
+    pub job_id: JobId,
+    pub allocation_id: AllocationId,
+    pub step: Option<u32>,
+}
+
+impl LaunchKey {
+    pub fn batch(job_id: JobId, allocation_id: AllocationId) -> LaunchKey {
+        LaunchKey {
+            job_id,
+            allocation_id,
+            step: None,
+        }
+    }
+
+    pub fn step(job_id: JobId, allocation_id: AllocationId, step: u32) -> LaunchKey {
+        LaunchKey {
+            job_id,
+            allocation_id,
+            step: Some(step),
+        }
+    }
+}
+
+impl std::fmt::Display for LaunchKey {
+    /// `30.1` for a batch launch, `30.1.0` for step 0.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.job_id, self.allocation_id.0)?;
+        if let Some(step) = self.step {
+            write!(f, ".{step}")?;
+        }
+        Ok(())
+    }
+}
+
 /// One spool directory.
 #[derive(Clone, Debug)]
 pub struct Spool {
     pub job_id: JobId,
     pub allocation_id: AllocationId,
+    pub step: Option<u32>,
     pub dir: PathBuf,
 }
 
 impl Spool {
     pub fn new(jobs_dir: &Path, job_id: JobId, allocation_id: AllocationId) -> Spool {
+        Spool::for_key(jobs_dir, LaunchKey::batch(job_id, allocation_id))
+    }
+
+    pub fn for_key(jobs_dir: &Path, key: LaunchKey) -> Spool {
         Spool {
-            job_id,
-            allocation_id,
-            dir: jobs_dir.join(format!("{job_id}.{}", allocation_id.0)),
+            job_id: key.job_id,
+            allocation_id: key.allocation_id,
+            step: key.step,
+            dir: jobs_dir.join(key.to_string()),
         }
     }
 
-    /// The spool a directory name stands for (`30.1`), if it is one.
+    pub fn key(&self) -> LaunchKey {
+        LaunchKey {
+            job_id: self.job_id,
+            allocation_id: self.allocation_id,
+            step: self.step,
+        }
+    }
+
+    /// The spool a directory name stands for (`30.1`, `30.1.0`), if it is one.
     pub fn parse(jobs_dir: &Path, name: &str) -> Option<Spool> {
-        let (job, allocation) = name.split_once('.')?;
-        let job_id = job.parse().ok()?;
-        let allocation_id = AllocationId(allocation.parse().ok()?);
-        let spool = Spool::new(jobs_dir, job_id, allocation_id);
+        let mut parts = name.split('.');
+        let job_id = parts.next()?.parse().ok()?;
+        let allocation_id = AllocationId(parts.next()?.parse().ok()?);
+        let step = match parts.next() {
+            None => None,
+            Some(step) => Some(step.parse().ok()?),
+        };
+        if parts.next().is_some() {
+            return None;
+        }
+        let spool = Spool::for_key(
+            jobs_dir,
+            LaunchKey {
+                job_id,
+                allocation_id,
+                step,
+            },
+        );
         (spool.dir.file_name()?.to_str()? == name).then_some(spool)
     }
 
@@ -375,6 +454,12 @@ mod tests {
         assert!(Spool::parse(jobs, ".30.7.tmp").is_none());
         assert!(Spool::parse(jobs, "030.7").is_none());
         assert!(Spool::parse(jobs, "lock").is_none());
+        let step = Spool::for_key(jobs, LaunchKey::step(30, AllocationId(7), 2));
+        assert_eq!(step.dir, Path::new("/state/jobs/30.7.2"));
+        let parsed = Spool::parse(jobs, "30.7.2").expect("a step spool name");
+        assert_eq!(parsed.key(), LaunchKey::step(30, AllocationId(7), 2));
+        assert!(Spool::parse(jobs, "30.7.02").is_none());
+        assert!(Spool::parse(jobs, "30.7.2.1").is_none());
     }
 
     #[test]

@@ -8,7 +8,9 @@
 use serde::{Deserialize, Serialize};
 
 use corral_state::hostlist;
-use corral_state::{AllocationId, JobId};
+use corral_state::{AllocationId, JobId, StepNode, StepSpec};
+
+use crate::journal::LaunchKey;
 
 /// Slurm's default output file of a batch job (`sbatch` without `-o`).
 pub const DEFAULT_STDOUT_PATTERN: &str = "slurm-%j.out";
@@ -109,9 +111,34 @@ pub struct LaunchRequest {
     /// milliseconds; `None`: [`crate::supervisor::KILL_WAIT_MS`].
     #[serde(default)]
     pub kill_wait_ms: Option<u64>,
+    /// Present for this node's part of a job step (`srun`): the job's
+    /// fields above give the step's context, the script is empty.
+    #[serde(default)]
+    pub step: Option<StepLaunch>,
+}
+
+/// This node's part of a step, as the leader sent it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepLaunch {
+    pub step_id: u32,
+    pub spec: StepSpec,
+    /// Every node of the step with its tasks, in order.
+    pub nodes: Vec<StepNode>,
+    /// When the job started (milliseconds since the epoch): the job's
+    /// time limit counts from there.
+    pub job_start_time_ms: u64,
 }
 
 impl LaunchRequest {
+    /// The spool this launch is journaled in.
+    pub fn key(&self) -> LaunchKey {
+        LaunchKey {
+            job_id: self.job_id,
+            allocation_id: self.allocation_id,
+            step: self.step.as_ref().map(|step| step.step_id),
+        }
+    }
+
     /// The number of tasks Slurm assumes when `-n` was not given: one per node.
     fn effective_ntasks(&self) -> u32 {
         self.ntasks.unwrap_or(self.node_count).max(1)
@@ -126,7 +153,7 @@ impl LaunchRequest {
 /// Variables the agent manages: a submitter's value (from an enclosing
 /// job, or another machine) is dropped even when the agent sets none, so
 /// that a job never sees devices or sizes it does not hold.
-const MANAGED_VARIABLES: &[&str] = &[
+pub(crate) const MANAGED_VARIABLES: &[&str] = &[
     "SLURM_NTASKS",
     "SLURM_NPROCS",
     "SLURM_CPUS_PER_TASK",
@@ -247,12 +274,12 @@ pub fn requested_umask(request: &LaunchRequest) -> Option<libc::mode_t> {
 /// Environment variables in the order they were first set; a second set
 /// replaces the value in place.
 #[derive(Default)]
-struct Environment {
-    variables: Vec<(String, String)>,
+pub(crate) struct Environment {
+    pub(crate) variables: Vec<(String, String)>,
 }
 
 impl Environment {
-    fn set(&mut self, name: &str, value: &str) {
+    pub(crate) fn set(&mut self, name: &str, value: &str) {
         match self.variables.iter_mut().find(|(n, _)| n == name) {
             Some((_, existing)) => *existing = value.to_string(),
             None => self.variables.push((name.to_string(), value.to_string())),
@@ -345,6 +372,30 @@ impl StdioPaths {
 /// last digit (Slurm's quirk). A backslash anywhere turns expansion off and
 /// is itself removed.
 pub fn expand_pattern(pattern: &str, request: &LaunchRequest) -> String {
+    expand_pattern_at(pattern, request, PatternPlace::BATCH)
+}
+
+/// Where a filename pattern is expanded: the batch script, or one task of
+/// a step (`%s` the step, `%J` `job.step`, `%n` the node's index in the
+/// step, `%t` the task's number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PatternPlace {
+    pub step: Option<u32>,
+    pub node_index: u32,
+    pub task: u32,
+}
+
+impl PatternPlace {
+    pub const BATCH: PatternPlace = PatternPlace {
+        step: None,
+        node_index: 0,
+        task: 0,
+    };
+}
+
+/// [`expand_pattern`] for a task of a step, as `slurmstepd` expands
+/// `srun -o`.
+pub fn expand_pattern_at(pattern: &str, request: &LaunchRequest, place: PatternPlace) -> String {
     let mut path = String::new();
     if !pattern.starts_with('/') {
         path.push_str(&request.work_dir);
@@ -387,7 +438,7 @@ pub fn expand_pattern(pattern: &str, request: &LaunchRequest) -> String {
                 .unwrap_or(PATTERN_WIDTH_MAX)
                 .min(PATTERN_WIDTH_MAX),
         };
-        match expand_field(letter, width, request) {
+        match expand_field(letter, width, request, place) {
             Some(value) => path.push_str(&value),
             None if digits.is_empty() => {
                 path.push('%');
@@ -402,14 +453,23 @@ pub fn expand_pattern(pattern: &str, request: &LaunchRequest) -> String {
     path
 }
 
-fn expand_field(letter: char, width: usize, request: &LaunchRequest) -> Option<String> {
+fn expand_field(
+    letter: char,
+    width: usize,
+    request: &LaunchRequest,
+    place: PatternPlace,
+) -> Option<String> {
     let number = |value: u32| format!("{value:0width$}");
     let array_task_id = request
         .array
         .as_ref()
         .map_or(NO_ARRAY_TASK_ID, |a| a.task_id);
     Some(match letter {
-        'j' | 'J' => number(request.job_id),
+        'j' => number(request.job_id),
+        'J' => match place.step {
+            None => number(request.job_id),
+            Some(step) => format!("{}.{step}", number(request.job_id)),
+        },
         'A' => number(
             request
                 .array
@@ -418,8 +478,12 @@ fn expand_field(letter: char, width: usize, request: &LaunchRequest) -> Option<S
         ),
         'a' => number(array_task_id),
         'b' => number(array_task_id % 10),
-        'n' | 't' => number(0),
-        's' => "batch".to_string(),
+        'n' => number(place.node_index),
+        't' => number(place.task),
+        's' => match place.step {
+            None => "batch".to_string(),
+            Some(step) => number(step),
+        },
         'N' => request.node_name.clone(),
         'u' => request.user.clone(),
         'x' => request.job_name.clone(),
@@ -484,12 +548,41 @@ impl LaunchRequest {
             }),
             restart_count: launch.requeue_count,
             kill_wait_ms: None,
+            step: None,
         }
+    }
+
+    /// A step part the leader sent, for `node_name`; `None` when the
+    /// message lacks the job's context.
+    pub fn from_wire_step(
+        launch: corral_proto::LaunchStep,
+        node_name: &str,
+    ) -> Option<LaunchRequest> {
+        let mut request = LaunchRequest::from_wire(launch.job?, node_name);
+        let spec: StepSpec = launch.spec?.into();
+        request.work_dir = spec.work_dir.clone();
+        let nodes = launch
+            .nodes
+            .into_iter()
+            .map(|part| StepNode {
+                node: part.node,
+                first_task: part.first_task,
+                tasks: part.tasks,
+                end: None,
+            })
+            .collect();
+        request.step = Some(StepLaunch {
+            step_id: launch.step_id,
+            spec,
+            nodes,
+            job_start_time_ms: launch.job_start_time_ms,
+        });
+        Some(request)
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn request() -> LaunchRequest {
@@ -527,6 +620,7 @@ mod tests {
             array: None,
             restart_count: 0,
             kill_wait_ms: None,
+            step: None,
         }
     }
 

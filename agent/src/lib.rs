@@ -2,7 +2,10 @@
 //! ([`resources`]), what the controller asks it to run ([`launch`]), the
 //! local journal that makes a launch happen at most once ([`journal`]),
 //! the agent's handle on its jobs ([`runner`]) and the per-job process that
-//! runs a batch script and outlives the agent ([`supervisor`]).
+//! runs a batch script and outlives the agent ([`supervisor`]). A node's
+//! part of a job step (`srun`) is launched the same way; its supervisor
+//! runs the task launcher ([`step_tasks`], planned by [`step_plan`]),
+//! which talks to `srun` directly ([`step_io`]).
 //!
 //! The session with the leader ([`session`], QUIC with mutual TLS) drives
 //! a [`runner::Runner`]: `launch` for each `LaunchJob`, `finished` and
@@ -22,8 +25,11 @@ pub mod launch;
 pub mod resources;
 pub mod runner;
 pub mod session;
+pub mod step_io;
+pub mod step_plan;
+pub mod step_tasks;
 pub mod supervisor;
 
-pub use launch::{ArrayTask, LaunchRequest, OpenMode, StdioPaths};
+pub use launch::{ArrayTask, LaunchRequest, OpenMode, StdioPaths, StepLaunch};
 pub use resources::{DetectedGpu, DetectedResources, ResourceOverrides};
 pub use runner::{FinishedJob, LaunchError, Launched, Runner, RunnerConfig, RunnerError};

@@ -22,9 +22,9 @@ use std::time::{Duration, Instant, SystemTime};
 use corral_state::{AllocationId, ExitStatus, FinishCause, JobId};
 
 use crate::journal::{
-    self, create_dir_durably, EndRecord, JournalError, LaunchRecord, Spool, SupervisorRecord,
-    ACKNOWLEDGED_FILE, CANCEL_FILE, END_FILE, JOBS_DIR, LAUNCH_FILE, LOCK_FILE, REFUSED_FILE,
-    SUPERVISOR_LOG_FILE,
+    self, create_dir_durably, EndRecord, JournalError, LaunchKey, LaunchRecord, Spool,
+    SupervisorRecord, ACKNOWLEDGED_FILE, CANCEL_FILE, END_FILE, JOBS_DIR, LAUNCH_FILE, LOCK_FILE,
+    REFUSED_FILE, SUPERVISOR_LOG_FILE,
 };
 use crate::launch::LaunchRequest;
 use crate::supervisor::{KILL_WAIT_MS, LAUNCH_FAILED_STATUS};
@@ -53,6 +53,10 @@ pub struct RunnerConfig {
     /// appended. Default: this executable, `job-supervisor`.
     pub supervisor_program: PathBuf,
     pub supervisor_arguments: Vec<OsString>,
+    /// The program that runs a step part's tasks as the job's user, and
+    /// its first arguments. Default: this executable, `step-tasks`.
+    pub step_program: PathBuf,
+    pub step_arguments: Vec<OsString>,
     /// Time between SIGTERM and SIGKILL (Slurm's `KillWait`) for requests
     /// that do not give their own.
     pub kill_wait_ms: u64,
@@ -68,6 +72,8 @@ impl RunnerConfig {
             state_dir: state_dir.into(),
             supervisor_program: std::env::current_exe()?,
             supervisor_arguments: vec![OsString::from("job-supervisor")],
+            step_program: std::env::current_exe()?,
+            step_arguments: vec![OsString::from("step-tasks")],
             kill_wait_ms: KILL_WAIT_MS,
             minute_ms: MINUTE_MS,
             lock_wait_ms: LOCK_WAIT_MS,
@@ -84,11 +90,13 @@ pub enum Launched {
     AlreadyLaunched,
 }
 
-/// A job whose end is recorded and not yet acknowledged.
+/// A job (or a step part) whose end is recorded and not yet acknowledged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FinishedJob {
     pub job_id: JobId,
     pub allocation_id: AllocationId,
+    /// `Some`: this node's part of that step ended, not the batch script.
+    pub step: Option<u32>,
     pub exit_status: ExitStatus,
     pub cause: FinishCause,
     /// Why, when it is not the script's own end (a launch failure).
@@ -119,21 +127,15 @@ pub enum RunnerError {
     Locked(PathBuf),
     #[error(transparent)]
     Journal(#[from] JournalError),
-    #[error("job {job_id} allocation {allocation_id} was never launched on this node")]
-    UnknownJob {
-        job_id: JobId,
-        allocation_id: AllocationId,
-    },
+    #[error("{key} was never launched on this node")]
+    UnknownJob { key: LaunchKey },
     #[error("job {job_id} allocation {allocation_id} is not running")]
     NotRunning {
         job_id: JobId,
         allocation_id: AllocationId,
     },
-    #[error("job {job_id} allocation {allocation_id} has not ended")]
-    NotFinished {
-        job_id: JobId,
-        allocation_id: AllocationId,
-    },
+    #[error("{key} has not ended")]
+    NotFinished { key: LaunchKey },
     #[error("cannot send signal {signal} to job {job_id}: {source}")]
     Signal {
         job_id: JobId,
@@ -159,7 +161,7 @@ pub struct Runner {
     /// The launches not acknowledged yet: the only spools `finished`,
     /// `active` and the sweep look at, so their cost follows the jobs in
     /// flight, not every job the node ever ran.
-    unacknowledged: Mutex<BTreeSet<(JobId, AllocationId)>>,
+    unacknowledged: Mutex<BTreeSet<LaunchKey>>,
 }
 
 impl Runner {
@@ -194,11 +196,11 @@ impl Runner {
             journal: Mutex::new(()),
             unacknowledged: Mutex::new(BTreeSet::new()),
         };
-        let unacknowledged: BTreeSet<(JobId, AllocationId)> = runner
+        let unacknowledged: BTreeSet<LaunchKey> = runner
             .all_spools()?
             .into_iter()
             .filter(|spool| !spool.has(ACKNOWLEDGED_FILE))
-            .map(|spool| (spool.job_id, spool.allocation_id))
+            .map(|spool| spool.key())
             .collect();
         *runner.unacknowledged.lock().expect("poisoned") = unacknowledged;
         let active = runner.active()?;
@@ -217,33 +219,38 @@ impl Runner {
     /// agent or an earlier one) starts nothing.
     pub fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
         let _journal = self.lock_journal();
-        let spool = Spool::new(&self.jobs_dir, request.job_id, request.allocation_id);
+        let key = request.key();
+        let spool = Spool::for_key(&self.jobs_dir, key);
         create_dir_durably(&spool.dir, 0o711)?;
         if spool.has(LAUNCH_FILE) || spool.has(REFUSED_FILE) {
             return Ok(Launched::AlreadyLaunched);
         }
+        let recorded_at_ms = journal::now_ms();
+        let step_program = match request.step {
+            None => Vec::new(),
+            Some(_) => std::iter::once(self.config.step_program.as_os_str())
+                .chain(self.config.step_arguments.iter().map(|a| a.as_os_str()))
+                .map(|part| part.to_string_lossy().into_owned())
+                .collect(),
+        };
         let record = LaunchRecord {
             request: request.clone(),
-            time_limit_ms: request
-                .time_limit_minutes
-                .map(|minutes| u64::from(minutes) * self.config.minute_ms),
+            time_limit_ms: self.time_limit_ms(request, recorded_at_ms),
             kill_wait_ms: request.kill_wait_ms.unwrap_or(self.config.kill_wait_ms),
-            recorded_at_ms: journal::now_ms(),
+            recorded_at_ms,
+            step_program,
         };
         journal::write_durably(&spool.dir, LAUNCH_FILE, &journal::to_json(&record)?, 0o600)?;
-        self.unacknowledged
-            .lock()
-            .expect("poisoned")
-            .insert((request.job_id, request.allocation_id));
+        self.unacknowledged.lock().expect("poisoned").insert(key);
         match self.start_supervisor(&spool) {
             Ok(()) => {
-                tracing::info!(job = request.job_id, allocation = %request.allocation_id, "job launched");
+                tracing::info!(launch = %key, "launched");
                 Ok(Launched::Started)
             }
             Err(reason) => {
                 let reason = format!("the supervisor did not start: {reason}");
                 if abandon(&spool, &reason)? {
-                    tracing::error!(job = request.job_id, allocation = %request.allocation_id, "{reason}");
+                    tracing::error!(launch = %key, "{reason}");
                     return Err(LaunchError::SupervisorDidNotStart {
                         job_id: request.job_id,
                         allocation_id: request.allocation_id,
@@ -306,7 +313,12 @@ impl Runner {
     /// `Cancelled`. The cancel is recorded first, so it holds across
     /// restarts; a job that already ended is left as it ended.
     pub fn cancel(&self, job_id: JobId, allocation_id: AllocationId) -> Result<(), RunnerError> {
-        let spool = self.existing(job_id, allocation_id)?;
+        self.cancel_launch(LaunchKey::batch(job_id, allocation_id))
+    }
+
+    /// [`Runner::cancel`] of a batch launch or a step part.
+    pub fn cancel_launch(&self, key: LaunchKey) -> Result<(), RunnerError> {
+        let spool = self.existing(key)?;
         if spool.has(END_FILE) {
             return Ok(());
         }
@@ -319,7 +331,7 @@ impl Runner {
             // Nobody supervises it: settle it now (kills what is left).
             _ => self.sweep()?,
         }
-        tracing::info!(job = job_id, allocation = %allocation_id, "cancel delivered to the job's supervisor");
+        tracing::info!(launch = %key, "cancel delivered to the supervisor");
         Ok(())
     }
 
@@ -352,7 +364,7 @@ impl Runner {
         allocation_id: AllocationId,
         signal: i32,
     ) -> Result<(), RunnerError> {
-        let spool = self.existing(job_id, allocation_id)?;
+        let spool = self.existing(LaunchKey::batch(job_id, allocation_id))?;
         let not_running = RunnerError::NotRunning {
             job_id,
             allocation_id,
@@ -391,6 +403,7 @@ impl Runner {
                 Ok(Some(end)) => finished.push(FinishedJob {
                     job_id: spool.job_id,
                     allocation_id: spool.allocation_id,
+                    step: spool.step,
                     exit_status: end.exit_status,
                     cause: end.cause,
                     detail: end.detail,
@@ -408,30 +421,63 @@ impl Runner {
         job_id: JobId,
         allocation_id: AllocationId,
     ) -> Result<(), RunnerError> {
-        let spool = self.existing(job_id, allocation_id)?;
+        self.acknowledge_launch(LaunchKey::batch(job_id, allocation_id))
+    }
+
+    /// [`Runner::acknowledge`] of a batch launch or a step part.
+    pub fn acknowledge_launch(&self, key: LaunchKey) -> Result<(), RunnerError> {
+        let spool = self.existing(key)?;
         if !spool.has(END_FILE) {
-            return Err(RunnerError::NotFinished {
-                job_id,
-                allocation_id,
-            });
+            return Err(RunnerError::NotFinished { key });
         }
         spool.mark(ACKNOWLEDGED_FILE)?;
-        self.unacknowledged
-            .lock()
-            .expect("poisoned")
-            .remove(&(job_id, allocation_id));
+        self.unacknowledged.lock().expect("poisoned").remove(&key);
         Ok(())
     }
 
     /// Jobs launched here whose end is not recorded yet.
     pub fn active(&self) -> Result<Vec<(JobId, AllocationId)>, RunnerError> {
+        Ok(self
+            .active_launches()?
+            .into_iter()
+            .filter(|key| key.step.is_none())
+            .map(|key| (key.job_id, key.allocation_id))
+            .collect())
+    }
+
+    /// Step parts launched here whose end is not recorded yet.
+    pub fn active_steps(&self) -> Result<Vec<(JobId, AllocationId, u32)>, RunnerError> {
+        Ok(self
+            .active_launches()?
+            .into_iter()
+            .filter_map(|key| Some((key.job_id, key.allocation_id, key.step?)))
+            .collect())
+    }
+
+    fn active_launches(&self) -> Result<Vec<LaunchKey>, RunnerError> {
         self.sweep()?;
         Ok(self
             .spools()?
             .into_iter()
             .filter(|spool| !spool.has(END_FILE))
-            .map(|spool| (spool.job_id, spool.allocation_id))
+            .map(|spool| spool.key())
             .collect())
+    }
+
+    /// The time limit a launch's supervisor enforces: the job's, or for a
+    /// step part the step's own if shorter, less what the job has run.
+    fn time_limit_ms(&self, request: &LaunchRequest, now_ms: u64) -> Option<u64> {
+        let minutes = |minutes: u32| u64::from(minutes) * self.config.minute_ms;
+        let job_limit_ms = request.time_limit_minutes.map(minutes);
+        let Some(step) = &request.step else {
+            return job_limit_ms;
+        };
+        let job_left_ms = job_limit_ms
+            .map(|limit| limit.saturating_sub(now_ms.saturating_sub(step.job_start_time_ms)));
+        match (job_left_ms, step.spec.time_limit_minutes.map(minutes)) {
+            (Some(job), Some(step)) => Some(job.min(step)),
+            (job, step) => job.or(step),
+        }
     }
 
     /// Removes the spools of jobs acknowledged more than `age` ago. After
@@ -457,13 +503,10 @@ impl Runner {
         Ok(purged)
     }
 
-    fn existing(&self, job_id: JobId, allocation_id: AllocationId) -> Result<Spool, RunnerError> {
-        let spool = Spool::new(&self.jobs_dir, job_id, allocation_id);
+    fn existing(&self, key: LaunchKey) -> Result<Spool, RunnerError> {
+        let spool = Spool::for_key(&self.jobs_dir, key);
         if !spool.has(LAUNCH_FILE) {
-            return Err(RunnerError::UnknownJob {
-                job_id,
-                allocation_id,
-            });
+            return Err(RunnerError::UnknownJob { key });
         }
         Ok(spool)
     }
@@ -471,7 +514,7 @@ impl Runner {
     /// The spools of launches not acknowledged yet, in order of job and
     /// allocation.
     fn spools(&self) -> Result<Vec<Spool>, RunnerError> {
-        let keys: Vec<(JobId, AllocationId)> = self
+        let keys: Vec<LaunchKey> = self
             .unacknowledged
             .lock()
             .expect("poisoned")
@@ -480,7 +523,7 @@ impl Runner {
             .collect();
         Ok(keys
             .into_iter()
-            .map(|(job_id, allocation_id)| Spool::new(&self.jobs_dir, job_id, allocation_id))
+            .map(|key| Spool::for_key(&self.jobs_dir, key))
             .filter(|spool| spool.has(LAUNCH_FILE))
             .collect())
     }
@@ -499,7 +542,7 @@ impl Runner {
                 }
             }
         }
-        spools.sort_by_key(|spool| (spool.job_id, spool.allocation_id));
+        spools.sort_by_key(|spool| spool.key());
         Ok(spools)
     }
 

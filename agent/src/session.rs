@@ -18,6 +18,7 @@ use corral_proto::frame::{read_frame, write_frame};
 use corral_state::{AllocationId, FinishCause, NodeResources};
 use tokio::sync::mpsc;
 
+use crate::journal::LaunchKey;
 use crate::launch::LaunchRequest;
 use crate::runner::{Launched, Runner, RunnerError};
 
@@ -134,6 +135,10 @@ async fn attach(
         .runner
         .active()
         .map_err(|error| format!("reading the journal: {error}"))?;
+    let running_steps = context
+        .runner
+        .active_steps()
+        .map_err(|error| format!("reading the journal: {error}"))?;
     let hello = wire::AgentMessage {
         body: Some(wire::agent_message::Body::Hello(wire::AgentHello {
             node: context.node.clone(),
@@ -146,6 +151,14 @@ async fn attach(
                 })
                 .collect(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            running_steps: running_steps
+                .into_iter()
+                .map(|(job_id, allocation_id, step_id)| wire::StepRef {
+                    job_id,
+                    allocation_id: allocation_id.0,
+                    step_id,
+                })
+                .collect(),
         })),
     };
     write_frame(&mut send, &hello)
@@ -231,7 +244,7 @@ async fn serve(
     });
     let mut heartbeat = tokio::time::interval(context.heartbeat_interval);
     let mut report = tokio::time::interval(Duration::from_millis(REPORT_INTERVAL_MS));
-    let mut reported: HashMap<(u32, AllocationId), Instant> = HashMap::new();
+    let mut reported: HashMap<LaunchKey, Instant> = HashMap::new();
     let reason = loop {
         let event = tokio::select! {
             message = inbox.recv() => Event::FromLeader(message.map(Box::new)),
@@ -270,30 +283,81 @@ async fn handle(
     message: wire::ControllerMessage,
     context: &SessionContext,
     outbox: &mpsc::Sender<wire::AgentMessage>,
-    reported: &mut HashMap<(u32, AllocationId), Instant>,
+    reported: &mut HashMap<LaunchKey, Instant>,
 ) -> bool {
     use wire::controller_message::Body;
     match message.body {
         Some(Body::Launch(launch)) => launch_job(launch, context, outbox).await,
         Some(Body::Signal(signal)) => deliver_signal(signal, context, outbox).await,
         Some(Body::EndRecorded(end)) => {
-            let allocation = AllocationId(end.allocation_id);
-            reported.remove(&(end.job_id, allocation));
-            let runner = context.runner.clone();
-            let result =
-                tokio::task::spawn_blocking(move || runner.acknowledge(end.job_id, allocation))
-                    .await;
-            match result {
-                // A job refused before its launch has nothing to acknowledge.
-                Ok(Err(RunnerError::UnknownJob { .. })) | Ok(Ok(())) | Err(_) => {}
-                Ok(Err(error)) => {
-                    tracing::warn!(job = end.job_id, "acknowledgement not recorded: {error}")
-                }
-            }
+            let key = LaunchKey::batch(end.job_id, AllocationId(end.allocation_id));
+            acknowledge(key, context, reported).await;
             true
         }
+        Some(Body::StepEndRecorded(end)) => {
+            let key = LaunchKey::step(end.job_id, AllocationId(end.allocation_id), end.step_id);
+            acknowledge(key, context, reported).await;
+            true
+        }
+        Some(Body::LaunchStep(launch)) => launch_step(launch, context, outbox).await,
         Some(Body::Welcome(_)) | Some(Body::Redirect(_)) | None => true,
     }
+}
+
+/// Records that the leader has an end, so it is not reported again.
+async fn acknowledge(
+    key: LaunchKey,
+    context: &SessionContext,
+    reported: &mut HashMap<LaunchKey, Instant>,
+) {
+    reported.remove(&key);
+    let runner = context.runner.clone();
+    let result = tokio::task::spawn_blocking(move || runner.acknowledge_launch(key)).await;
+    match result {
+        // A job refused before its launch has nothing to acknowledge.
+        Ok(Err(RunnerError::UnknownJob { .. })) | Ok(Ok(())) | Err(_) => {}
+        Ok(Err(error)) => tracing::warn!(launch = %key, "acknowledgement not recorded: {error}"),
+    }
+}
+
+/// Journals and starts this node's part of a step (at most once), then
+/// confirms.
+async fn launch_step(
+    launch: wire::LaunchStep,
+    context: &SessionContext,
+    outbox: &mpsc::Sender<wire::AgentMessage>,
+) -> bool {
+    let Some(request) = LaunchRequest::from_wire_step(launch, &context.node) else {
+        tracing::warn!("ignored a step launch without its job");
+        return true;
+    };
+    let key = request.key();
+    let runner = context.runner.clone();
+    let result = tokio::task::spawn_blocking(move || runner.launch(&request)).await;
+    let confirmed = match result {
+        Ok(Ok(_)) => true,
+        // Recorded as a failed launch: its end will be reported.
+        Ok(Err(crate::runner::LaunchError::SupervisorDidNotStart { reason, .. })) => {
+            tracing::warn!(launch = %key, "step could not start: {reason}");
+            true
+        }
+        Ok(Err(error)) => {
+            tracing::error!(launch = %key, "step launch not recorded: {error}; the leader will send it again");
+            false
+        }
+        Err(_) => false,
+    };
+    if !confirmed {
+        return true;
+    }
+    send_to(
+        outbox,
+        wire::agent_message::Body::StepLaunched(wire::StepRef {
+            job_id: key.job_id,
+            allocation_id: key.allocation_id.0,
+            step_id: key.step.unwrap_or_default(),
+        }),
+    )
 }
 
 /// Delivers a cancellation or a signal. A job cancelled before its launch
@@ -386,7 +450,7 @@ async fn launch_job(
 async fn report_ends(
     context: &SessionContext,
     outbox: &mpsc::Sender<wire::AgentMessage>,
-    reported: &mut HashMap<(u32, AllocationId), Instant>,
+    reported: &mut HashMap<LaunchKey, Instant>,
 ) -> bool {
     let runner = context.runner.clone();
     let finished = match tokio::task::spawn_blocking(move || runner.finished()).await {
@@ -399,22 +463,39 @@ async fn report_ends(
     };
     let now = Instant::now();
     for job in finished {
-        let key = (job.job_id, job.allocation_id);
+        let key = LaunchKey {
+            job_id: job.job_id,
+            allocation_id: job.allocation_id,
+            step: job.step,
+        };
         if reported
             .get(&key)
             .is_some_and(|at| now.duration_since(*at) < Duration::from_millis(REPORT_RESEND_MS))
         {
             continue;
         }
-        let ended = wire::JobEnded {
-            job_id: job.job_id,
-            allocation_id: job.allocation_id.0,
-            exit_code: u32::from(job.exit_status.code),
-            exit_signal: u32::from(job.exit_status.signal),
-            cause: cause_to_wire(job.cause) as i32,
-            message: job.detail.unwrap_or_default(),
+        let body = match job.step {
+            None => wire::agent_message::Body::Ended(wire::JobEnded {
+                job_id: job.job_id,
+                allocation_id: job.allocation_id.0,
+                exit_code: u32::from(job.exit_status.code),
+                exit_signal: u32::from(job.exit_status.signal),
+                cause: cause_to_wire(job.cause) as i32,
+                message: job.detail.unwrap_or_default(),
+            }),
+            Some(step_id) => wire::agent_message::Body::StepEnded(wire::StepEnded {
+                step: Some(wire::StepRef {
+                    job_id: job.job_id,
+                    allocation_id: job.allocation_id.0,
+                    step_id,
+                }),
+                exit_code: u32::from(job.exit_status.code),
+                exit_signal: u32::from(job.exit_status.signal),
+                cause: cause_to_wire(job.cause) as i32,
+                message: job.detail.unwrap_or_default(),
+            }),
         };
-        if !send_to(outbox, wire::agent_message::Body::Ended(ended)) {
+        if !send_to(outbox, body) {
             return false;
         }
         reported.insert(key, now);

@@ -33,9 +33,10 @@ use corral_state::{ExitStatus, FinishCause};
 use crate::exec::{ChildSetup, ExecPlan, Identity};
 use crate::journal::{
     self, c_path, EndRecord, JobRecord, LaunchRecord, ProcessIdentity, Spool, SupervisorRecord,
-    CANCEL_FILE, JOB_FILE, SCRIPT_FILE,
+    CANCEL_FILE, JOB_FILE, SCRIPT_FILE, STEP_FILE, STEP_LOG_FILE,
 };
-use crate::launch::{job_environment, requested_umask, StdioPaths, TASK_PID_VARIABLE};
+use crate::launch::{job_environment, requested_umask, StdioPaths, StepLaunch, TASK_PID_VARIABLE};
+use crate::step_plan::StepTaskPlan;
 
 /// Slurm's `KillWait` default: time between SIGTERM and SIGKILL when a job
 /// reaches its time limit or is cancelled.
@@ -274,8 +275,16 @@ fn run_job(spool: &Spool) -> EndRecord {
 fn prepare(spool: &Spool, record: &LaunchRecord) -> Result<ExecPlan, String> {
     let request = &record.request;
     let identity = identity_for(request.uid, request.gid, &request.user)?;
+    if let Some(step) = &request.step {
+        return prepare_step(spool, record, step, identity);
+    }
     let script_path = spool.path(SCRIPT_FILE);
-    write_script(&script_path, &request.script, identity.as_ref())?;
+    write_owned(
+        &script_path,
+        request.script.as_bytes(),
+        0o700,
+        identity.as_ref(),
+    )?;
     let paths = StdioPaths::for_request(request);
     let c_string = |what: &str, text: &str| {
         CString::new(text).map_err(|_| format!("the {what} {text:?} holds a NUL byte"))
@@ -294,8 +303,62 @@ fn prepare(spool: &Spool, record: &LaunchRecord) -> Result<ExecPlan, String> {
         append: request.appends_output(),
         umask: requested_umask(request).unwrap_or(DEFAULT_UMASK),
         identity,
+        new_session: true,
     };
     ExecPlan::new(setup, &request.arguments, &environment, TASK_PID_VARIABLE)
+}
+
+/// A step part runs its task launcher as the job's user, with the plan
+/// in `step.json` and its diagnostics in `step.log`, both the user's.
+fn prepare_step(
+    spool: &Spool,
+    record: &LaunchRecord,
+    step: &StepLaunch,
+    identity: Option<Identity>,
+) -> Result<ExecPlan, String> {
+    let request = &record.request;
+    let plan = StepTaskPlan::new(request, step, record.kill_wait_ms)?;
+    let plan_path = spool.path(STEP_FILE);
+    let plan_json = journal::to_json(&plan).map_err(|e| e.to_string())?;
+    write_owned(&plan_path, &plan_json, 0o600, identity.as_ref())?;
+    let log_path = spool.path(STEP_LOG_FILE);
+    write_owned(&log_path, b"", 0o600, identity.as_ref())?;
+    let Some((program, arguments)) = record.step_program.split_first() else {
+        return Err("the launch record names no task launcher".to_string());
+    };
+    let mut arguments = arguments.to_vec();
+    arguments.push(plan_path.to_string_lossy().into_owned());
+    let c_string = |what: &str, text: &str| {
+        CString::new(text).map_err(|_| format!("the {what} {text:?} holds a NUL byte"))
+    };
+    let umask = step
+        .spec
+        .environment
+        .iter()
+        .rev()
+        .find(|(name, _)| name == "SLURM_UMASK")
+        .and_then(|(_, value)| u32::from_str_radix(value.trim(), 8).ok())
+        .filter(|mask| *mask <= 0o777)
+        .map_or(DEFAULT_UMASK, |mask| mask as libc::mode_t);
+    let setup = ChildSetup {
+        script: c_string("task launcher", program)?,
+        work_dir: c_string("work directory", &request.work_dir)?,
+        stdin: c_string("input file", "/dev/null")?,
+        stdout: c_path(&log_path).map_err(|e| e.to_string())?,
+        stderr: None,
+        append: true,
+        umask,
+        identity,
+        new_session: true,
+    };
+    let environment: Vec<(String, String)> = step
+        .spec
+        .environment
+        .iter()
+        .filter(|(name, _)| name == "PATH" || name == "HOME")
+        .cloned()
+        .collect();
+    ExecPlan::new(setup, &arguments, &environment, TASK_PID_VARIABLE)
 }
 
 /// Whom the script runs as: as root, the job's user with its groups; as
@@ -384,17 +447,23 @@ fn group_list(name: &CStr, gid: u32) -> Result<Vec<libc::gid_t>, String> {
     }
 }
 
-/// Writes the script, executable by its owner only, owned by the job's user.
-fn write_script(path: &Path, text: &str, identity: Option<&Identity>) -> Result<(), String> {
-    let describe = |e: io::Error| format!("cannot write the script {}: {e}", path.display());
+/// Writes a file for the job's user (the script, executable by its owner
+/// only; a step's plan and log), owned by that user.
+fn write_owned(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    identity: Option<&Identity>,
+) -> Result<(), String> {
+    let describe = |e: io::Error| format!("cannot write {}: {e}", path.display());
     let _ = std::fs::remove_file(path);
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o700)
+        .mode(mode)
         .open(path)
         .map_err(describe)?;
-    file.write_all(text.as_bytes()).map_err(describe)?;
+    file.write_all(bytes).map_err(describe)?;
     if let Some(identity) = identity {
         std::os::unix::fs::fchown(&file, Some(identity.uid), Some(identity.gid))
             .map_err(describe)?;

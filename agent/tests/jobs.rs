@@ -26,11 +26,23 @@ fn main() {
         let spool = args.get(3).expect("job-supervisor --spool DIR");
         std::process::exit(corral_agent::supervisor::main(Path::new(spool)));
     }
+    if args.get(1).map(String::as_str) == Some("step-tasks") {
+        let plan = args.get(2).expect("step-tasks STEP_JSON");
+        std::process::exit(corral_agent::step_tasks::main(Path::new(plan)));
+    }
     let filters: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with('-')).collect();
     run_tests(&filters);
 }
 
 const TESTS: &[(&str, fn())] = &[
+    (
+        "a_step_part_runs_its_tasks_and_reports_to_srun",
+        a_step_part_runs_its_tasks_and_reports_to_srun,
+    ),
+    (
+        "a_step_part_ends_when_srun_goes_away",
+        a_step_part_ends_when_srun_goes_away,
+    ),
     (
         "environment_arguments_and_output_files",
         environment_arguments_and_output_files,
@@ -218,6 +230,7 @@ impl Fixture {
             array: None,
             restart_count: 0,
             kill_wait_ms: None,
+            step: None,
         }
     }
 
@@ -529,7 +542,7 @@ fn cancel_ends_the_job_as_cancelled() {
     assert_eq!(finished[0].cause, FinishCause::Cancelled);
     assert!(matches!(
         runner.cancel(50, AllocationId(1)),
-        Err(RunnerError::UnknownJob { job_id: 50, .. })
+        Err(RunnerError::UnknownJob { key }) if key.job_id == 50
     ));
 }
 
@@ -727,6 +740,7 @@ fn a_launch_the_agent_never_started_is_failed_and_stays_unstarted() {
         time_limit_ms: None,
         kill_wait_ms: KILL_WAIT_MS,
         recorded_at_ms: journal::now_ms(),
+        step_program: Vec::new(),
     };
     journal::write_durably(
         &spool.dir,
@@ -780,4 +794,150 @@ fn one_runner_per_state_directory() {
         Runner::open(impatient),
         Err(RunnerError::Locked(_))
     ));
+}
+
+/// A step part of job `job_id`: two tasks (numbers 2 and 3) of a step of
+/// four on nodes n0 and n1, this node being n1, reporting to `io_address`.
+fn step_request(
+    fixture: &Fixture,
+    job_id: JobId,
+    command: &str,
+    io_address: &str,
+) -> LaunchRequest {
+    let mut request = fixture.request(job_id, "");
+    request.script.clear();
+    request.step = Some(corral_agent::StepLaunch {
+        step_id: 5,
+        spec: corral_state::StepSpec {
+            name: "sh".to_string(),
+            argv: vec!["sh".to_string(), "-c".to_string(), command.to_string()],
+            environment: vec![("PATH".to_string(), "/usr/bin:/bin".to_string())],
+            work_dir: fixture.work.display().to_string(),
+            ntasks: 4,
+            cpus_per_task: 1,
+            io_address: io_address.to_string(),
+            io_key: "secret".to_string(),
+            ..Default::default()
+        },
+        nodes: vec![
+            corral_state::StepNode {
+                node: "n0".to_string(),
+                first_task: 0,
+                tasks: 2,
+                end: None,
+            },
+            corral_state::StepNode {
+                node: "n1".to_string(),
+                first_task: 2,
+                tasks: 2,
+                end: None,
+            },
+        ],
+        job_start_time_ms: journal::now_ms(),
+    });
+    request
+}
+
+fn a_step_part_runs_its_tasks_and_reports_to_srun() {
+    use corral_agent::step_io::Frame;
+    let fixture = fixture();
+    let runner = fixture.runner();
+    let srun = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let address = srun.local_addr().expect("address").to_string();
+    let command = "echo out $SLURM_PROCID $SLURM_LOCALID $SLURM_NODEID $SLURM_STEP_ID; echo err >&2; exit $SLURM_PROCID";
+    let request = step_request(&fixture, 70, command, &address);
+    assert_eq!(runner.launch(&request).expect("launch"), Launched::Started);
+    assert_eq!(
+        runner.launch(&request).expect("again"),
+        Launched::AlreadyLaunched
+    );
+    let (mut stream, _) = srun.accept().expect("the node connects");
+    let mut frames = Vec::new();
+    let mut exits = 0;
+    while exits < 2 {
+        let frame = Frame::read_from(&mut stream)
+            .expect("frame")
+            .expect("not closed");
+        if matches!(frame, Frame::Exit { .. }) {
+            exits += 1;
+        }
+        frames.push(frame);
+    }
+    let Frame::Hello(hello) = &frames[0] else {
+        panic!("the node must say hello first: {frames:?}");
+    };
+    assert_eq!(
+        (hello.key.as_str(), hello.job_id, hello.step_id),
+        ("secret", 70, 5)
+    );
+    assert_eq!(
+        (hello.node.as_str(), hello.first_task, hello.tasks),
+        ("n1", 2, 2)
+    );
+    for task in [2u32, 3] {
+        let out: Vec<u8> = frames
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Stdout { task: t, data } if *t == task => Some(data.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            format!("out {task} {} 1 5\n", task - 2)
+        );
+        let err_position = frames
+            .iter()
+            .position(|f| matches!(f, Frame::Stderr { task: t, .. } if *t == task))
+            .expect("stderr forwarded");
+        let exit_position = frames
+            .iter()
+            .position(|f| matches!(f, Frame::Exit { task: t, .. } if *t == task))
+            .expect("an exit");
+        assert!(err_position < exit_position, "output comes before the exit");
+        assert!(frames.contains(&Frame::Exit {
+            task,
+            code: task as u8,
+            signal: 0
+        }));
+    }
+    let finished = wait_finished(&fixture, &runner, 70);
+    assert_eq!(finished.step, Some(5));
+    assert_eq!(finished.exit_status, status(3, 0), "the worst task's exit");
+    assert_eq!(runner.active_steps().expect("active"), []);
+    runner
+        .acknowledge_launch(corral_agent::journal::LaunchKey::step(
+            70,
+            AllocationId(1),
+            5,
+        ))
+        .expect("acknowledge");
+    assert!(runner.finished().expect("finished").is_empty());
+}
+
+fn a_step_part_ends_when_srun_goes_away() {
+    use corral_agent::step_io::Frame;
+    let fixture = fixture();
+    let runner = fixture.runner();
+    let srun = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let address = srun.local_addr().expect("address").to_string();
+    let request = step_request(&fixture, 71, "echo started; exec sleep 60", &address);
+    runner.launch(&request).expect("launch");
+    let (mut stream, _) = srun.accept().expect("the node connects");
+    let mut started = 0;
+    while started < 2 {
+        if let Some(Frame::Stdout { .. }) = Frame::read_from(&mut stream).expect("frame") {
+            started += 1;
+        }
+    }
+    assert_eq!(
+        runner.active_steps().expect("active"),
+        [(71, AllocationId(1), 5)]
+    );
+    drop(stream);
+    drop(srun);
+    let finished = wait_finished(&fixture, &runner, 71);
+    assert_eq!(finished.step, Some(5));
+    assert_eq!(finished.exit_status, status(0, libc::SIGTERM as u8));
 }

@@ -8,7 +8,7 @@
 use corral_proto as wire;
 use corral_proto::corral_server::Corral;
 use corral_raft_store::Raft;
-use corral_state::{Command, JobQuery, NodeChange, Outcome, RequestId, User};
+use corral_state::{Command, JobQuery, NodeChange, Outcome, RequestId, StepSpec, User};
 use openraft::ServerState;
 use tonic::{Request, Response, Status};
 
@@ -52,6 +52,15 @@ fn role_name(state: ServerState) -> &'static str {
         ServerState::Learner => "learner",
         ServerState::Shutdown => "shutdown",
     }
+}
+
+fn check_request_id(request_id: &str) -> Result<(), Status> {
+    if request_id.is_empty() || request_id.len() > REQUEST_ID_BYTES_MAX {
+        return Err(Status::invalid_argument(format!(
+            "request_id must be 1 to {REQUEST_ID_BYTES_MAX} bytes"
+        )));
+    }
+    Ok(())
 }
 
 fn rejection_of(outcome: &Outcome) -> Option<wire::Rejection> {
@@ -98,11 +107,7 @@ impl Corral for ClientService {
         self.proposer.redirect_unless_leader()?;
         let actor = self.authenticator.actor(request.metadata())?;
         let request = request.into_inner();
-        if request.request_id.is_empty() || request.request_id.len() > REQUEST_ID_BYTES_MAX {
-            return Err(Status::invalid_argument(format!(
-                "request_id must be 1 to {REQUEST_ID_BYTES_MAX} bytes"
-            )));
-        }
+        check_request_id(&request.request_id)?;
         let spec = request
             .spec
             .ok_or_else(|| Status::invalid_argument("submission without a job spec"))?;
@@ -346,5 +351,65 @@ impl Corral for ClientService {
             }
         }
         Ok(Response::new(wire::UpdateNodeReply { rejection: None }))
+    }
+
+    async fn start_step(
+        &self,
+        request: Request<wire::StartStepRequest>,
+    ) -> Result<Response<wire::StartStepReply>, Status> {
+        self.proposer.redirect_unless_leader()?;
+        let actor = self.authenticator.actor(request.metadata())?;
+        let request = request.into_inner();
+        check_request_id(&request.request_id)?;
+        let spec: StepSpec = request
+            .spec
+            .ok_or_else(|| Status::invalid_argument("a step without a spec"))?
+            .into();
+        if spec.argv.is_empty() || spec.argv[0].is_empty() {
+            return Err(Status::invalid_argument("a step without a program"));
+        }
+        if spec.io_address.parse::<std::net::SocketAddr>().is_err() || spec.io_key.is_empty() {
+            return Err(Status::invalid_argument(format!(
+                "a step's io_address must be host:port with an io_key (got {:?})",
+                spec.io_address
+            )));
+        }
+        let job_id = request.job_id;
+        let request_id = RequestId(request.request_id);
+        let outcome = self
+            .proposer
+            .propose(|now_ms| Command::StartStep {
+                job_id,
+                request_id,
+                actor,
+                spec: Box::new(spec),
+                now_ms,
+            })
+            .await?;
+        let reply = match &outcome {
+            Outcome::StepStarted {
+                step_id, duplicate, ..
+            } => {
+                let nodes = self.proposer.state().read(|state| {
+                    state
+                        .job(job_id)
+                        .and_then(|job| job.steps.iter().find(|s| s.id == *step_id))
+                        .map(|step| wire::step_nodes_to_wire(&step.nodes))
+                        .unwrap_or_default()
+                });
+                wire::StartStepReply {
+                    result: Some(wire::start_step_reply::Result::StepId(*step_id)),
+                    duplicate: *duplicate,
+                    nodes,
+                }
+            }
+            Outcome::Rejected(rejection) => wire::StartStepReply {
+                result: Some(wire::start_step_reply::Result::Rejection(rejection.into())),
+                duplicate: false,
+                nodes: Vec::new(),
+            },
+            _ => return Err(Status::internal("step applied without a step id")),
+        };
+        Ok(Response::new(reply))
     }
 }

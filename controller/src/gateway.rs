@@ -27,6 +27,9 @@ use corral_state::{AllocationId, ExitStatus, FinishCause, Gpu, JobId, NodeResour
 use quinn::crypto::rustls::QuicServerConfig;
 use tokio::sync::mpsc;
 
+/// A step of a job's allocation: job, allocation, step number.
+pub type StepKey = (JobId, AllocationId, u32);
+
 /// ALPN of the agent protocol; a future incompatible protocol gets a new one.
 pub const ALPN_AGENT: &[&[u8]] = &[b"corral-agent/1"];
 /// Events from all agents waiting for the leader's duties.
@@ -50,6 +53,8 @@ pub enum AgentEvent {
         node: String,
         resources: NodeResources,
         running: Vec<(JobId, AllocationId)>,
+        /// Parts of steps the agent runs.
+        running_steps: Vec<StepKey>,
         at: Instant,
     },
     Heartbeat {
@@ -65,6 +70,17 @@ pub enum AgentEvent {
         node: String,
         job_id: JobId,
         allocation_id: AllocationId,
+        exit_status: ExitStatus,
+        cause: FinishCause,
+        message: String,
+    },
+    StepLaunched {
+        node: String,
+        step: StepKey,
+    },
+    StepEnded {
+        node: String,
+        step: StepKey,
         exit_status: ExitStatus,
         cause: FinishCause,
         message: String,
@@ -366,6 +382,16 @@ async fn read_until_closed(
                 Some(event) => event,
                 None => continue,
             },
+            Some(wire::agent_message::Body::StepLaunched(step)) => AgentEvent::StepLaunched {
+                node,
+                step: step_key(&step),
+            },
+            Some(wire::agent_message::Body::StepEnded(ended)) => {
+                match step_ended_event(node, ended) {
+                    Some(event) => event,
+                    None => continue,
+                }
+            }
             Some(wire::agent_message::Body::Hello(_)) | None => {
                 return Err("unexpected message in a session".to_string())
             }
@@ -399,36 +425,84 @@ fn attached_event(hello: &wire::AgentHello) -> AgentEvent {
             .iter()
             .map(|r| (r.job_id, AllocationId(r.allocation_id)))
             .collect(),
+        running_steps: hello.running_steps.iter().map(step_key).collect(),
         at: Instant::now(),
+    }
+}
+
+pub fn step_key(step: &wire::StepRef) -> StepKey {
+    (step.job_id, AllocationId(step.allocation_id), step.step_id)
+}
+
+pub fn step_ref(step: StepKey) -> wire::StepRef {
+    wire::StepRef {
+        job_id: step.0,
+        allocation_id: step.1 .0,
+        step_id: step.2,
     }
 }
 
 /// A `JobEnded` as an event; one with an unknown cause or an exit status out
 /// of range is logged and dropped (the agent is at fault, the state is not).
 fn ended_event(node: String, ended: wire::JobEnded) -> Option<AgentEvent> {
-    let cause = match wire::FinishCause::try_from(ended.cause) {
+    let (exit_status, cause) = end_from_wire(
+        &node,
+        ended.job_id,
+        ended.cause,
+        ended.exit_code,
+        ended.exit_signal,
+    )?;
+    Some(AgentEvent::Ended {
+        node,
+        job_id: ended.job_id,
+        allocation_id: AllocationId(ended.allocation_id),
+        exit_status,
+        cause,
+        message: ended.message,
+    })
+}
+
+fn step_ended_event(node: String, ended: wire::StepEnded) -> Option<AgentEvent> {
+    let step = step_key(ended.step.as_ref()?);
+    let (exit_status, cause) = end_from_wire(
+        &node,
+        step.0,
+        ended.cause,
+        ended.exit_code,
+        ended.exit_signal,
+    )?;
+    Some(AgentEvent::StepEnded {
+        node,
+        step,
+        exit_status,
+        cause,
+        message: ended.message,
+    })
+}
+
+/// How a job or step ended, as the agent says; `None` (logged) for an
+/// unknown cause or an exit status out of range: the agent is at fault,
+/// the state is not.
+fn end_from_wire(
+    node: &str,
+    job_id: JobId,
+    cause: i32,
+    exit_code: u32,
+    exit_signal: u32,
+) -> Option<(ExitStatus, FinishCause)> {
+    let finish_cause = match wire::FinishCause::try_from(cause) {
         Ok(wire::FinishCause::Exited) => FinishCause::Exited,
         Ok(wire::FinishCause::TimeLimit) => FinishCause::TimeLimit,
         Ok(wire::FinishCause::CancelledByRequest) => FinishCause::Cancelled,
         Ok(wire::FinishCause::LaunchFailed) => FinishCause::LaunchFailed,
         _ => {
-            tracing::warn!(%node, job = ended.job_id, cause = ended.cause, "ignored a job end with an unknown cause");
+            tracing::warn!(%node, job = job_id, cause, "ignored an end with an unknown cause");
             return None;
         }
     };
-    let (Ok(code), Ok(signal)) = (
-        u8::try_from(ended.exit_code),
-        u8::try_from(ended.exit_signal),
-    ) else {
-        tracing::warn!(%node, job = ended.job_id, "ignored a job end with an exit status out of range");
+    let (Ok(code), Ok(signal)) = (u8::try_from(exit_code), u8::try_from(exit_signal)) else {
+        tracing::warn!(%node, job = job_id, "ignored an end with an exit status out of range");
         return None;
     };
-    Some(AgentEvent::Ended {
-        node,
-        job_id: ended.job_id,
-        allocation_id: AllocationId(ended.allocation_id),
-        exit_status: ExitStatus { code, signal },
-        cause,
-        message: ended.message,
-    })
+    Some((ExitStatus { code, signal }, finish_cause))
 }

@@ -39,14 +39,7 @@ impl From<&domain::JobSpec> for wire::JobSpec {
             work_dir: spec.work_dir.clone(),
             script: spec.script.clone(),
             arguments: spec.arguments.clone(),
-            environment: spec
-                .environment
-                .iter()
-                .map(|(name, value)| wire::EnvironmentVariable {
-                    name: name.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
+            environment: environment_to_wire(&spec.environment),
             hold: spec.hold,
             submit_host: spec.submit_host.clone(),
             gpus_per_node: spec.gpus_per_node,
@@ -269,6 +262,155 @@ pub fn job_to_wire(job: &domain::Job, with_script: bool) -> wire::Job {
                     .map(|(condition, state)| condition_to_wire(condition, *state))
                     .collect(),
             }),
+        steps: job.steps.iter().map(step_to_wire).collect(),
+    }
+}
+
+pub fn step_to_wire(step: &domain::Step) -> wire::Step {
+    wire::Step {
+        id: step.id,
+        name: step.spec.name.clone(),
+        state: wire::JobState::from(step.state) as i32,
+        nodes: step_nodes_to_wire(&step.nodes),
+        start_time_ms: step.start_time_ms,
+        end_time_ms: step.end_time_ms,
+        exit_code: u32::from(step.exit_status.code),
+        exit_signal: u32::from(step.exit_status.signal),
+        cpus_per_task: step.spec.cpus_per_task,
+        argv: step.spec.argv.clone(),
+        time_limit_minutes: step.spec.time_limit_minutes,
+        request_id: step.request_id.0.clone(),
+    }
+}
+
+pub fn step_nodes_to_wire(nodes: &[domain::StepNode]) -> Vec<wire::StepNode> {
+    nodes
+        .iter()
+        .map(|part| {
+            let end = part.end.map(|end| end.exit_status).unwrap_or_default();
+            wire::StepNode {
+                node: part.node.clone(),
+                first_task: part.first_task,
+                tasks: part.tasks,
+                ended: part.end.is_some(),
+                exit_code: u32::from(end.code),
+                exit_signal: u32::from(end.signal),
+            }
+        })
+        .collect()
+}
+
+fn exit_status_from_wire(code: u32, signal: u32) -> Result<domain::ExitStatus, ConversionError> {
+    match (u8::try_from(code), u8::try_from(signal)) {
+        (Ok(code), Ok(signal)) => Ok(domain::ExitStatus { code, signal }),
+        _ => Err(ConversionError::ExitStatusOutOfRange(code, signal)),
+    }
+}
+
+/// A step as read back from the wire (what clients display). Its node
+/// ends carry their exit, with the cause `Exited`: the wire does not say.
+pub fn step_from_wire(
+    step: wire::Step,
+    allocation_id: domain::AllocationId,
+) -> Result<domain::Step, ConversionError> {
+    let nodes = step
+        .nodes
+        .into_iter()
+        .map(|part| {
+            let end = if part.ended {
+                Some(domain::StepNodeEnd {
+                    exit_status: exit_status_from_wire(part.exit_code, part.exit_signal)?,
+                    cause: domain::FinishCause::Exited,
+                })
+            } else {
+                None
+            };
+            Ok(domain::StepNode {
+                node: part.node,
+                first_task: part.first_task,
+                tasks: part.tasks,
+                end,
+            })
+        })
+        .collect::<Result<Vec<_>, ConversionError>>()?;
+    let ntasks = nodes.iter().map(|part| part.tasks).sum();
+    Ok(domain::Step {
+        id: step.id,
+        request_id: domain::RequestId(step.request_id),
+        allocation_id,
+        spec: std::sync::Arc::new(domain::StepSpec {
+            name: step.name,
+            argv: step.argv,
+            ntasks,
+            cpus_per_task: step.cpus_per_task,
+            time_limit_minutes: step.time_limit_minutes,
+            ..domain::StepSpec::default()
+        }),
+        state: job_state_from_wire(step.state)?,
+        nodes,
+        start_time_ms: step.start_time_ms,
+        end_time_ms: step.end_time_ms,
+        exit_status: exit_status_from_wire(step.exit_code, step.exit_signal)?,
+    })
+}
+
+pub fn environment_to_wire(environment: &[(String, String)]) -> Vec<wire::EnvironmentVariable> {
+    environment
+        .iter()
+        .map(|(name, value)| wire::EnvironmentVariable {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect()
+}
+
+impl From<&domain::StepSpec> for wire::StepSpec {
+    fn from(spec: &domain::StepSpec) -> Self {
+        wire::StepSpec {
+            name: spec.name.clone(),
+            argv: spec.argv.clone(),
+            environment: environment_to_wire(&spec.environment),
+            work_dir: spec.work_dir.clone(),
+            ntasks: spec.ntasks,
+            nodes: spec.nodes,
+            cpus_per_task: spec.cpus_per_task,
+            node_list: spec.node_list.clone(),
+            stdout_pattern: spec.stdout_pattern.clone(),
+            stderr_pattern: spec.stderr_pattern.clone(),
+            stdin_pattern: spec.stdin_pattern.clone(),
+            label: spec.label,
+            unbuffered: spec.unbuffered,
+            time_limit_minutes: spec.time_limit_minutes,
+            io_address: spec.io_address.clone(),
+            io_key: spec.io_key.clone(),
+        }
+    }
+}
+
+impl From<wire::StepSpec> for domain::StepSpec {
+    fn from(spec: wire::StepSpec) -> Self {
+        domain::StepSpec {
+            name: spec.name,
+            argv: spec.argv,
+            environment: spec
+                .environment
+                .into_iter()
+                .map(|variable| (variable.name, variable.value))
+                .collect(),
+            work_dir: spec.work_dir,
+            ntasks: spec.ntasks,
+            nodes: spec.nodes,
+            cpus_per_task: spec.cpus_per_task,
+            node_list: spec.node_list,
+            stdout_pattern: spec.stdout_pattern,
+            stderr_pattern: spec.stderr_pattern,
+            stdin_pattern: spec.stdin_pattern,
+            label: spec.label,
+            unbuffered: spec.unbuffered,
+            time_limit_minutes: spec.time_limit_minutes,
+            io_address: spec.io_address,
+            io_key: spec.io_key,
+        }
     }
 }
 
@@ -308,15 +450,16 @@ pub fn job_from_wire(job: wire::Job) -> Result<domain::Job, ConversionError> {
     let spec = job.spec.ok_or(ConversionError::MissingSpec(job.id))?;
     let reason = domain::JobReason::from_slurm_name(&job.reason)
         .ok_or_else(|| ConversionError::UnknownReason(job.reason.clone()))?;
-    let exit_status = match (u8::try_from(job.exit_code), u8::try_from(job.exit_signal)) {
-        (Ok(code), Ok(signal)) => domain::ExitStatus { code, signal },
-        _ => {
-            return Err(ConversionError::ExitStatusOutOfRange(
-                job.exit_code,
-                job.exit_signal,
-            ))
-        }
-    };
+    let exit_status = exit_status_from_wire(job.exit_code, job.exit_signal)?;
+    let allocation = job.allocation.map(allocation_from_wire);
+    let allocation_id = allocation
+        .as_ref()
+        .map_or(domain::AllocationId(0), |a| a.id);
+    let steps = job
+        .steps
+        .into_iter()
+        .map(|step| step_from_wire(step, allocation_id))
+        .collect::<Result<Vec<_>, ConversionError>>()?;
     Ok(domain::Job {
         id: job.id,
         request_id: domain::RequestId(job.request_id),
@@ -332,7 +475,7 @@ pub fn job_from_wire(job: wire::Job) -> Result<domain::Job, ConversionError> {
         end_time_ms: job.end_time_ms,
         exit_status,
         cancelled_by_uid: job.cancelled_by_uid,
-        allocation: job.allocation.map(allocation_from_wire),
+        allocation,
         requeue_count: job.requeue_count,
         array: job
             .array_job_id
@@ -342,6 +485,8 @@ pub fn job_from_wire(job: wire::Job) -> Result<domain::Job, ConversionError> {
                 task_id,
             }),
         dependencies: job.dependencies.map(dependencies_from_wire).transpose()?,
+        next_step_id: steps.last().map_or(0, |step| step.id + 1),
+        steps,
     })
 }
 
@@ -360,6 +505,10 @@ impl From<&domain::Rejection> for wire::Rejection {
             R::StaleAllocation(id) => (Kind::StaleAllocation, *id, String::new()),
             R::InvalidNode(name) => (Kind::InvalidNode, 0, name.clone()),
             R::InvalidArray => (Kind::InvalidArray, 0, String::new()),
+            R::JobPending(id) => (Kind::JobPending, *id, String::new()),
+            R::TooManyProcessors => (Kind::TooManyProcessors, 0, String::new()),
+            R::NodeConfigUnavailable => (Kind::NodeConfigUnavailable, 0, String::new()),
+            R::StepLimit => (Kind::StepLimit, 0, String::new()),
         };
         wire::Rejection {
             kind: kind as i32,
@@ -513,6 +662,8 @@ mod tests {
             requeue_count: 0,
             array: None,
             dependencies: None,
+            steps: Vec::new(),
+            next_step_id: 0,
         }
     }
 
@@ -530,6 +681,52 @@ mod tests {
         assert!(back.spec.environment.is_empty());
         assert_eq!(back.spec.arguments, job.spec.arguments);
         assert_eq!(back.state, job.state);
+    }
+
+    #[test]
+    fn steps_round_trip_with_what_clients_show() {
+        let mut job = sample_job();
+        job.state = domain::JobState::Running;
+        job.allocation = Some(domain::Allocation {
+            id: domain::AllocationId(7),
+            shares: vec![],
+        });
+        job.steps = vec![domain::Step {
+            id: 0,
+            request_id: domain::RequestId("s".into()),
+            allocation_id: domain::AllocationId(7),
+            spec: std::sync::Arc::new(domain::StepSpec {
+                name: "hostname".into(),
+                argv: vec!["hostname".into(), "-s".into()],
+                ntasks: 3,
+                cpus_per_task: 2,
+                time_limit_minutes: Some(5),
+                ..domain::StepSpec::default()
+            }),
+            state: domain::JobState::Running,
+            nodes: vec![
+                domain::StepNode {
+                    node: "n1".into(),
+                    first_task: 0,
+                    tasks: 2,
+                    end: Some(domain::StepNodeEnd {
+                        exit_status: domain::ExitStatus { code: 3, signal: 0 },
+                        cause: domain::FinishCause::Exited,
+                    }),
+                },
+                domain::StepNode {
+                    node: "n2".into(),
+                    first_task: 2,
+                    tasks: 1,
+                    end: None,
+                },
+            ],
+            start_time_ms: 10,
+            end_time_ms: None,
+            exit_status: domain::ExitStatus::default(),
+        }];
+        job.next_step_id = 1;
+        assert_eq!(job_from_wire(job_to_wire(&job, true)).unwrap(), job);
     }
 
     #[test]

@@ -335,6 +335,8 @@ pub(crate) mod tests {
             requeue_count: 0,
             array: None,
             dependencies: None,
+            steps: Vec::new(),
+            next_step_id: 0,
         }
     }
 

@@ -27,6 +27,7 @@ pub mod sbatch;
 pub mod scontrol;
 pub mod sinfo;
 pub mod squeue;
+pub mod srun;
 pub mod time;
 pub mod update_node;
 

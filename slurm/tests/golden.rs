@@ -93,6 +93,8 @@ fn wrap_job(id: u32, name: &str, state: JobState) -> Job {
         requeue_count: 0,
         array: None,
         dependencies: None,
+        steps: Vec::new(),
+        next_step_id: 0,
     }
 }
 

@@ -113,6 +113,9 @@ pub struct StepRecord {
     pub alloc_cpus: u32,
 }
 
+// Most records are job rows; boxing them would cost an allocation each
+// and save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AccountingRecord {
     Job(JobRecord),

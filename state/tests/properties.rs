@@ -96,14 +96,14 @@ enum Step {
     },
     Purge,
     /// `srun` in a job: `request` repeats now and then (a retry).
-    StartStep {
+    Srun {
         job: u8,
         actor: u8,
         request: u8,
         ntasks: u8,
     },
     /// A node reports its part of a step (maybe a part that does not exist).
-    StepEnd {
+    PartEnd {
         job: u8,
         step: u8,
         node: u8,
@@ -124,8 +124,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0u8..5).prop_map(|node| Step::NodeDown { node }),
         1 => (0u8..5, 0u8..3).prop_map(|(node, change)| Step::UpdateNode { node, change }),
         1 => Just(Step::Purge),
-        3 => (any::<u8>(), any::<u8>(), 0u8..6, 0u8..10).prop_map(|(job, actor, request, ntasks)| Step::StartStep { job, actor, request, ntasks }),
-        3 => (any::<u8>(), 0u8..4, 0u8..5, 0u8..3).prop_map(|(job, step, node, code)| Step::StepEnd { job, step, node, code }),
+        3 => (any::<u8>(), any::<u8>(), 0u8..6, 0u8..10).prop_map(|(job, actor, request, ntasks)| Step::Srun { job, actor, request, ntasks }),
+        3 => (any::<u8>(), 0u8..4, 0u8..5, 0u8..3).prop_map(|(job, step, node, code)| Step::PartEnd { job, step, node, code }),
     ]
 }
 
@@ -318,7 +318,7 @@ fn command(step: &Step, now_ms: u64, state: &ClusterState) -> Command {
             finished_before_ms: now_ms.saturating_sub(10_000),
             now_ms,
         },
-        Step::StartStep {
+        Step::Srun {
             job,
             actor: a,
             request,
@@ -334,7 +334,7 @@ fn command(step: &Step, now_ms: u64, state: &ClusterState) -> Command {
             }),
             now_ms,
         },
-        Step::StepEnd {
+        Step::PartEnd {
             job,
             step,
             node,

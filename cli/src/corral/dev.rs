@@ -34,7 +34,7 @@ use super::status;
 use crate::token;
 
 /// The Slurm commands `dev up` links into `bin/`.
-pub const SLURM_COMMANDS: [&str; 5] = ["sbatch", "squeue", "sinfo", "scontrol", "scancel"];
+pub const SLURM_COMMANDS: [&str; 6] = ["sbatch", "squeue", "sinfo", "scontrol", "scancel", "srun"];
 /// How long `dev up` and `dev start` wait for a leader.
 pub const LEADER_WAIT_MS: u64 = 30_000;
 /// How long `dev down` waits after SIGTERM before SIGKILL.

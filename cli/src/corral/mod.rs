@@ -53,6 +53,9 @@ enum Command {
         #[arg(long)]
         spool: PathBuf,
     },
+    /// Runs one node's tasks of a job step (started by a job supervisor).
+    #[command(hide = true)]
+    StepTasks { plan: PathBuf },
 }
 
 pub fn main(args: Vec<String>) -> u8 {
@@ -76,6 +79,9 @@ pub fn main(args: Vec<String>) -> u8 {
         Command::Bench(command) => bench::run(command),
         Command::JobSupervisor { spool } => {
             return u8::try_from(corral_agent::supervisor::main(&spool)).unwrap_or(1)
+        }
+        Command::StepTasks { plan } => {
+            return u8::try_from(corral_agent::step_tasks::main(&plan)).unwrap_or(1)
         }
     };
     match result {

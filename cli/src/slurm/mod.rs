@@ -1,4 +1,5 @@
-//! The Slurm commands: `sbatch`, `squeue`, `sinfo`, `scontrol`, `scancel`.
+//! The Slurm commands: `sbatch`, `squeue`, `sinfo`, `scontrol`, `scancel`,
+//! and `srun` inside a batch job.
 //!
 //! Each command parses its arguments with `corral-slurm` (pure), talks to the
 //! leader through `corral_client::Client`, and prints what Slurm prints.
@@ -14,6 +15,7 @@ mod scancel;
 mod scontrol;
 mod sinfo;
 mod squeue;
+mod srun;
 
 use corral_slurm::SlurmError;
 
@@ -23,6 +25,7 @@ pub enum SlurmCommand {
     Sinfo,
     Scontrol,
     Scancel,
+    Srun,
 }
 
 pub fn command_named(name: &str) -> Option<SlurmCommand> {
@@ -32,6 +35,7 @@ pub fn command_named(name: &str) -> Option<SlurmCommand> {
         "sinfo" => Some(SlurmCommand::Sinfo),
         "scontrol" => Some(SlurmCommand::Scontrol),
         "scancel" => Some(SlurmCommand::Scancel),
+        "srun" => Some(SlurmCommand::Srun),
         _ => None,
     }
 }
@@ -44,6 +48,7 @@ pub fn run(command: SlurmCommand, args: Vec<String>) -> u8 {
         SlurmCommand::Sinfo => sinfo::run(&args),
         SlurmCommand::Scontrol => scontrol::run(&args),
         SlurmCommand::Scancel => scancel::run(&args),
+        SlurmCommand::Srun => srun::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -19,6 +19,7 @@ use corral_state::{
 use tokio::sync::Semaphore;
 
 use super::nodes::Heartbeats;
+use super::steps::{self, StepDispatch};
 use super::Duties;
 use crate::gateway::AgentEvent;
 
@@ -45,6 +46,7 @@ pub(super) struct Dispatcher {
     dirty: bool,
     last_dispatch: Option<Instant>,
     ends_in_flight: Arc<Semaphore>,
+    steps: StepDispatch,
 }
 
 impl Dispatcher {
@@ -56,6 +58,7 @@ impl Dispatcher {
             dirty: true,
             last_dispatch: None,
             ends_in_flight: Arc::new(Semaphore::new(ENDS_IN_FLIGHT_MAX)),
+            steps: StepDispatch::default(),
         }
     }
 
@@ -74,10 +77,12 @@ impl Dispatcher {
                 node,
                 resources,
                 running,
+                running_steps,
                 ..
             } => {
                 self.register_if_needed(&node, resources).await;
                 self.end_orphans(&node, &running);
+                self.steps.attached(&node, &running_steps);
                 self.recorded.extend(running);
                 self.dirty = true;
                 self.last_dispatch = None;
@@ -104,6 +109,14 @@ impl Dispatcher {
                 self.propose_end(node, job_id, allocation_id, exit_status, cause)
                     .await;
             }
+            AgentEvent::StepLaunched { node, step } => self.steps.launched(node, step),
+            AgentEvent::StepEnded {
+                node,
+                step,
+                exit_status,
+                cause,
+                message,
+            } => steps::propose_end(&self.duties, node, step, exit_status, cause, message),
             AgentEvent::Heartbeat { .. } | AgentEvent::Detached { .. } => {}
         }
     }
@@ -279,6 +292,7 @@ impl Dispatcher {
                 self.sent.insert((key, kind), now);
             }
         }
+        self.steps.dispatch(&self.duties, &attached);
     }
 }
 
@@ -325,7 +339,7 @@ fn message_for(
     ))
 }
 
-fn launch_message(
+pub(super) fn launch_message(
     state: &ClusterState,
     job: &Job,
     node: &str,
@@ -337,7 +351,7 @@ fn launch_message(
         .expect("active jobs hold an allocation");
     let share = allocation
         .share_on(node)
-        .expect("the batch node is in the allocation");
+        .expect("the node is in the allocation");
     let partition_limit = state
         .partition(&job.partition)
         .and_then(|p| p.max_time_minutes);

@@ -12,11 +12,13 @@
 //! - [`scheduling`]: scheduler passes proposed as `ApplyPlan`;
 //! - [`dispatch`]: launches and cancellations sent to agents, job ends
 //!   proposed as `JobFinished` and acknowledged after commit;
+//! - [`steps`]: the same for the nodes' parts of job steps (`srun`);
 //! - housekeeping: finished jobs purged after `min_job_age`.
 
 mod dispatch;
 mod nodes;
 mod scheduling;
+mod steps;
 mod sync;
 
 use std::sync::Arc;

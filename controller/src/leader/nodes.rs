@@ -38,9 +38,10 @@ impl Heartbeats {
             AgentEvent::Attached { node, at, .. } | AgentEvent::Heartbeat { node, at } => {
                 (node, *at)
             }
-            AgentEvent::Launched { node, .. } | AgentEvent::Ended { node, .. } => {
-                (node, Instant::now())
-            }
+            AgentEvent::Launched { node, .. }
+            | AgentEvent::Ended { node, .. }
+            | AgentEvent::StepLaunched { node, .. }
+            | AgentEvent::StepEnded { node, .. } => (node, Instant::now()),
             AgentEvent::Detached { .. } => return,
         };
         self.last_seen.insert(node.clone(), at);
