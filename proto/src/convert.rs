@@ -509,6 +509,7 @@ impl From<&domain::Rejection> for wire::Rejection {
             R::TooManyProcessors => (Kind::TooManyProcessors, 0, String::new()),
             R::NodeConfigUnavailable => (Kind::NodeConfigUnavailable, 0, String::new()),
             R::StepLimit => (Kind::StepLimit, 0, String::new()),
+            R::StaleAccountingAck(_) => (Kind::StaleAccountingAck, 0, String::new()),
         };
         wire::Rejection {
             kind: kind as i32,

@@ -99,6 +99,7 @@ impl ClusterState {
                 job.dependencies = Some(dependencies);
             }
             self.jobs.insert(job_id, job);
+            self.touch(job_id);
             self.next_job_id = job_id + 1;
         }
         let job_id = array_id.unwrap_or(first_id);
@@ -177,7 +178,7 @@ impl ClusterState {
             Ok(job) => job,
             Err(rejection) => return Outcome::Rejected(rejection),
         };
-        match job.state {
+        let outcome = match job.state {
             JobState::Pending => {
                 job.state = JobState::Cancelled;
                 job.reason = JobReason::None;
@@ -191,7 +192,11 @@ impl ClusterState {
                 Outcome::Done
             }
             _ => Outcome::Rejected(Rejection::AlreadyDone(job_id)),
+        };
+        if outcome == Outcome::Done {
+            self.touch(job_id);
         }
+        outcome
     }
 
     pub(crate) fn apply_hold_job(&mut self, job_id: JobId, actor: &Actor) -> Outcome {
@@ -211,6 +216,7 @@ impl ClusterState {
         } else {
             JobReason::JobHeldUser
         };
+        self.touch(job_id);
         Outcome::Done
     }
 
@@ -232,6 +238,7 @@ impl ClusterState {
         if job.reason.is_hold() {
             job.reason = JobReason::None;
         }
+        self.touch(job_id);
         Outcome::Done
     }
 
@@ -265,6 +272,7 @@ impl ClusterState {
             job.start_time_ms = Some(now_ms);
             started.push((job_id, allocation.id));
             job.allocation = Some(allocation);
+            self.touch(job_id);
         }
         for (job_id, reason) in reasons {
             if let Some(job) = self.jobs.get_mut(job_id) {
@@ -416,9 +424,13 @@ impl ClusterState {
         job.reason = reason;
         job.exit_status = exit_status;
         job.end_time_ms = Some(now_ms.max(job.start_time_ms.unwrap_or(0)));
-        end_running_steps(job, now_ms);
+        let ended_steps = end_running_steps(job, now_ms);
         let allocation = job.allocation.clone().expect("checked above");
         self.release_resources(&allocation);
+        self.touch(job_id);
+        for step_id in ended_steps {
+            self.touch_step(job_id, step_id);
+        }
         Outcome::Done
     }
 
@@ -450,8 +462,12 @@ impl ClusterState {
                 // A failed job keeps the record of where it ran.
                 job.allocation = Some(allocation.clone());
             }
-            end_running_steps(job, now_ms);
+            let ended_steps = end_running_steps(job, now_ms);
             self.release_resources(&allocation);
+            self.touch(job_id);
+            for step_id in ended_steps {
+                self.touch_step(job_id, step_id);
+            }
         }
     }
 }

@@ -60,6 +60,7 @@ impl ClusterState {
             end_time_ms: None,
             exit_status: ExitStatus::default(),
         });
+        self.touch_step(job_id, step_id);
         Outcome::StepStarted {
             job_id,
             step_id,
@@ -105,6 +106,9 @@ impl ClusterState {
             let (state, exit) = step::ended_state(&step.nodes);
             step.exit_status = exit;
             step.end(state, now_ms);
+            self.touch_step(job_id, step_id);
+            // The job's derived exit code follows its steps.
+            self.touch(job_id);
         }
         Outcome::Done
     }
@@ -112,14 +116,17 @@ impl ClusterState {
 
 /// Ends the steps still running when their job ends or leaves its
 /// allocation: killed with it, so CANCELLED, unless the job's own end
-/// says why (its node failed, its time ran out).
-pub(crate) fn end_running_steps(job: &mut Job, now_ms: u64) {
+/// says why (its node failed, its time ran out). Returns their numbers.
+pub(crate) fn end_running_steps(job: &mut Job, now_ms: u64) -> Vec<u32> {
     let state = match job.state {
         JobState::NodeFail | JobState::Pending => JobState::NodeFail,
         JobState::Timeout => JobState::Timeout,
         _ => JobState::Cancelled,
     };
+    let mut ended = Vec::new();
     for step in job.steps.iter_mut().filter(|s| !s.state.is_terminal()) {
         step.end(state, now_ms);
+        ended.push(step.id);
     }
+    ended
 }

@@ -8,6 +8,7 @@ use crate::allocation::AllocationId;
 use crate::command::{Command, Outcome};
 use crate::job::{Job, JobId, JobState, RequestId};
 use crate::node::Node;
+use crate::outbox::Outbox;
 use crate::partition::Partition;
 use crate::request_window::RequestWindow;
 use crate::user::User;
@@ -33,6 +34,15 @@ pub struct ClusterState {
     /// Pending jobs with dependency conditions not yet resolved.
     #[serde(default)]
     pub(crate) waiting: BTreeSet<JobId>,
+    /// Records for the accounting database, not yet acknowledged.
+    #[serde(default)]
+    pub(crate) accounting: Outbox,
+    /// Jobs and steps the command being applied changed (empty between
+    /// commands): their records go to the outbox when it is applied.
+    #[serde(skip)]
+    pub(crate) touched: BTreeSet<JobId>,
+    #[serde(skip)]
+    pub(crate) touched_steps: BTreeSet<(JobId, u32)>,
 }
 
 fn first_allocation_id() -> AllocationId {
@@ -52,6 +62,9 @@ impl Default for ClusterState {
             nodes: BTreeMap::new(),
             next_allocation_id: first_allocation_id(),
             waiting: BTreeSet::new(),
+            accounting: Outbox::default(),
+            touched: BTreeSet::new(),
+            touched_steps: BTreeSet::new(),
         }
     }
 }
@@ -142,10 +155,12 @@ impl ClusterState {
                 *cause,
                 *now_ms,
             ),
+            Command::AccountingAck { upto, .. } => self.apply_accounting_ack(*upto),
         };
         if !self.waiting.is_empty() {
             self.resolve_dependencies(command.now_ms());
         }
+        self.record_touched();
         outcome
     }
 
@@ -242,5 +257,10 @@ impl ClusterState {
 
     pub fn latest_now_ms(&self) -> u64 {
         self.latest_now_ms
+    }
+
+    /// The accounting records waiting for the database.
+    pub fn accounting(&self) -> &Outbox {
+        &self.accounting
     }
 }

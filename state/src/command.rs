@@ -122,6 +122,8 @@ pub enum Command {
         cause: FinishCause,
         now_ms: u64,
     },
+    /// The accounting pump wrote every outbox record up to `upto`.
+    AccountingAck { upto: u64, now_ms: u64 },
 }
 
 /// A node as the configuration file declares it.
@@ -170,7 +172,8 @@ impl Command {
             | Command::UpdateNode { now_ms, .. }
             | Command::PurgeJobs { now_ms, .. }
             | Command::StartStep { now_ms, .. }
-            | Command::StepFinished { now_ms, .. } => *now_ms,
+            | Command::StepFinished { now_ms, .. }
+            | Command::AccountingAck { now_ms, .. } => *now_ms,
         }
     }
 }
@@ -229,6 +232,9 @@ pub enum Rejection {
     NodeConfigUnavailable,
     /// The job started [`crate::STEPS_PER_JOB_MAX`] steps already.
     StepLimit,
+    /// An accounting acknowledgement at or below the watermark (a
+    /// duplicate), or beyond the last record: ignored.
+    StaleAccountingAck(u64),
 }
 
 impl fmt::Display for Rejection {
@@ -252,6 +258,9 @@ impl fmt::Display for Rejection {
                 f.write_str("Requested node configuration is not available")
             }
             Rejection::StepLimit => f.write_str("Step limit reached for this job"),
+            Rejection::StaleAccountingAck(upto) => {
+                write!(f, "accounting acknowledgement up to {upto} changes nothing")
+            }
         }
     }
 }

@@ -43,6 +43,11 @@ impl ClusterState {
         self.check_node_usage()?;
         self.check_waiting()?;
         self.check_steps()?;
+        self.accounting.consistent().map_err(InvariantViolation)?;
+        ensure!(
+            self.touched.is_empty() && self.touched_steps.is_empty(),
+            "jobs touched by a command were not recorded for accounting"
+        );
         Ok(())
     }
 

@@ -14,6 +14,7 @@
 
 pub mod accounting;
 mod allocation;
+mod apply_accounting;
 mod apply_admin;
 mod apply_jobs;
 mod apply_nodes;
@@ -26,6 +27,7 @@ pub mod hostlist;
 mod invariants;
 mod job;
 mod node;
+pub mod outbox;
 mod partition;
 mod request_window;
 pub mod step;
@@ -33,6 +35,7 @@ mod user;
 
 pub use accounting::{AccountingRecord, JobRecord, OutboxEntry, StepId, StepRecord};
 pub use allocation::{Allocation, AllocationId, NodeShare, PlannedAllocation};
+pub use apply_accounting::{batch_step_record, job_record, step_record};
 pub use apply_nodes::SYSTEM_REASON_USER;
 pub use array::{ArraySpec, ArrayTask, MAX_ARRAY_SIZE};
 pub use cluster::{ClusterState, JobQuery};
@@ -43,6 +46,7 @@ pub use dependency::{
 pub use invariants::InvariantViolation;
 pub use job::{ExitStatus, Job, JobId, JobReason, JobSpec, JobState, RequestId};
 pub use node::{Gpu, Node, NodeAvailability, NodeReason, NodeResources, NodeUsage};
+pub use outbox::{Outbox, RowKey, OUTBOX_ROWS_MAX};
 pub use partition::{Partition, PartitionState};
 pub use request_window::{REQUEST_IDS_MAX, REQUEST_ID_WINDOW_MS};
 pub use step::{Step, StepNode, StepNodeEnd, StepSpec, STEPS_PER_JOB_MAX};

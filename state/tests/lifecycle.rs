@@ -658,3 +658,132 @@ mod steps {
         assert_eq!(step.state, JobState::NodeFail);
     }
 }
+
+mod accounting {
+    use super::*;
+    use corral_state::{AccountingRecord, RowKey, StepId};
+
+    fn job_row(cluster: &Cluster, job_id: u32) -> Option<corral_state::JobRecord> {
+        match &cluster
+            .state
+            .accounting()
+            .waiting(RowKey::Job(job_id))?
+            .record
+        {
+            AccountingRecord::Job(record) => Some(record.clone()),
+            AccountingRecord::Step(_) => None,
+        }
+    }
+
+    #[test]
+    fn a_jobs_life_reaches_the_outbox_and_acknowledged_records_leave_it() {
+        let mut cluster = Cluster::new();
+        let job = cluster.submit(JobSpec {
+            ntasks: 2,
+            ..JobSpec::default()
+        });
+        let submitted = job_row(&cluster, job).expect("a record at submission");
+        assert_eq!(submitted.state, JobState::Pending);
+        assert_eq!(submitted.req_cpus, 2);
+        // Nothing acknowledged yet: the running job replaces its pending row.
+        cluster.plan(job, &[("n1", 2, 0, &[])]);
+        let running = job_row(&cluster, job).unwrap();
+        assert_eq!(running.state, JobState::Running);
+        assert_eq!(
+            (running.nodes.clone(), running.alloc_cpus),
+            (vec!["n1".to_string()], 2)
+        );
+        assert_eq!(
+            cluster.state.accounting().pending_len(),
+            2,
+            "job and batch step"
+        );
+
+        let upto = cluster.state.accounting().last_seq();
+        let now_ms = cluster.now_ms;
+        assert_eq!(
+            cluster.apply(Command::AccountingAck { upto, now_ms }),
+            Outcome::Done
+        );
+        assert_eq!(cluster.state.accounting().pending_len(), 0);
+        assert_eq!(
+            cluster.apply(Command::AccountingAck { upto, now_ms }),
+            Outcome::Rejected(Rejection::StaleAccountingAck(upto)),
+            "a duplicate acknowledgement changes nothing"
+        );
+
+        cluster.finish(job, 4, FinishCause::Exited);
+        let ended = job_row(&cluster, job).unwrap();
+        assert_eq!(ended.state, JobState::Failed);
+        assert_eq!(ended.exit_status, ExitStatus { code: 4, signal: 0 });
+        let batch = cluster
+            .state
+            .accounting()
+            .waiting(RowKey::Step(job, StepId::Batch))
+            .expect("the batch step's end");
+        match &batch.record {
+            AccountingRecord::Step(step) => {
+                assert_eq!(step.state, JobState::Failed);
+                assert_eq!(step.name, "batch");
+                assert!(step.end_time_ms.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        // Purging the job does not take its records away.
+        let now_ms = cluster.now_ms + 1;
+        cluster.apply(Command::PurgeJobs {
+            finished_before_ms: now_ms,
+            now_ms,
+        });
+        assert!(cluster.state.job(job).is_none());
+        assert_eq!(job_row(&cluster, job).unwrap().state, JobState::Failed);
+    }
+
+    #[test]
+    fn steps_are_recorded_when_they_start_and_end() {
+        let mut cluster = Cluster::new();
+        let job = cluster.submit(JobSpec::default());
+        cluster.plan(job, &[("n1", 1, 0, &[])]);
+        let now_ms = cluster.now_ms;
+        cluster.apply(Command::StartStep {
+            job_id: job,
+            request_id: RequestId("s".into()),
+            actor: Actor::root(),
+            spec: Box::new(corral_state::StepSpec {
+                name: "hostname".into(),
+                ntasks: 1,
+                cpus_per_task: 1,
+                ..Default::default()
+            }),
+            now_ms,
+        });
+        let step_row = |cluster: &Cluster| match &cluster
+            .state
+            .accounting()
+            .waiting(RowKey::Step(job, StepId::Numbered(0)))
+            .expect("a step record")
+            .record
+        {
+            AccountingRecord::Step(step) => step.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(step_row(&cluster).state, JobState::Running);
+        let allocation_id = cluster.allocation(job);
+        let now_ms = cluster.now_ms;
+        cluster.apply(Command::StepFinished {
+            job_id: job,
+            allocation_id,
+            step_id: 0,
+            node: "n1".into(),
+            exit_status: ExitStatus { code: 2, signal: 0 },
+            cause: FinishCause::Exited,
+            now_ms,
+        });
+        let ended = step_row(&cluster);
+        assert_eq!((ended.state, ended.exit_status.code), (JobState::Failed, 2));
+        assert_eq!(
+            job_row(&cluster, job).unwrap().derived_exit_status,
+            ExitStatus { code: 2, signal: 0 }
+        );
+    }
+}

@@ -102,6 +102,10 @@ enum Step {
         request: u8,
         ntasks: u8,
     },
+    /// The accounting pump acknowledges up to a point (maybe a stale one).
+    AccountingAck {
+        back: u8,
+    },
     /// A node reports its part of a step (maybe a part that does not exist).
     PartEnd {
         job: u8,
@@ -125,6 +129,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0u8..5, 0u8..3).prop_map(|(node, change)| Step::UpdateNode { node, change }),
         1 => Just(Step::Purge),
         3 => (any::<u8>(), any::<u8>(), 0u8..6, 0u8..10).prop_map(|(job, actor, request, ntasks)| Step::Srun { job, actor, request, ntasks }),
+        2 => (0u8..8).prop_map(|back| Step::AccountingAck { back }),
         3 => (any::<u8>(), 0u8..4, 0u8..5, 0u8..3).prop_map(|(job, step, node, code)| Step::PartEnd { job, step, node, code }),
     ]
 }
@@ -334,6 +339,13 @@ fn command(step: &Step, now_ms: u64, state: &ClusterState) -> Command {
             }),
             now_ms,
         },
+        Step::AccountingAck { back } => Command::AccountingAck {
+            upto: state
+                .accounting()
+                .last_seq()
+                .saturating_sub(u64::from(*back)),
+            now_ms,
+        },
         Step::PartEnd {
             job,
             step,
@@ -427,6 +439,13 @@ proptest! {
                         prop_assert!(!*duplicate);
                         steps_made.insert((*job_id, request_id.0.clone()), *step_id);
                     }
+                }
+            }
+            // A finished job's waiting accounting row is the job as it ended.
+            for job in state.all_jobs().filter(|job| job.state.is_terminal()) {
+                if let Some(entry) = state.accounting().waiting(corral_state::RowKey::Job(job.id)) {
+                    let limit = state.partition(&job.partition).and_then(|p| p.max_time_minutes);
+                    prop_assert_eq!(&entry.record, &corral_state::AccountingRecord::Job(corral_state::job_record(job, limit)));
                 }
             }
             // Each request id within its window owns exactly one job.
