@@ -82,7 +82,7 @@ pub fn job_record(job: &Job, partition_limit: Option<u32>) -> JobRecord {
         user: job.user.clone(),
         uid: job.uid,
         gid: job.gid,
-        account: spec.account.clone(),
+        account: job.account.clone().or_else(|| spec.account.clone()),
         partition: job.partition.clone(),
         qos: spec.qos.clone(),
         state: job.state,

@@ -33,6 +33,10 @@ impl ClusterState {
             Ok(partition) => partition.name.clone(),
             Err(rejection) => return Outcome::Rejected(rejection),
         };
+        let account = match self.policy.account_for(&actor.user, spec.account.as_deref()) {
+            Ok(account) => account,
+            Err(rejection) => return Outcome::Rejected(rejection),
+        };
         let tasks: Vec<Option<u32>> = match &spec.array {
             None => vec![None],
             Some(array) => {
@@ -81,6 +85,7 @@ impl ClusterState {
                 dependencies: None,
                 steps: Vec::new(),
                 next_step_id: 0,
+                account: account.clone(),
             };
             if let Some(dependency) = &spec.dependency {
                 let dependencies = self.new_dependencies(&job, dependency, now_ms);

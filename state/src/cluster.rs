@@ -9,6 +9,7 @@ use crate::command::{Command, Outcome};
 use crate::job::{Job, JobId, JobState, RequestId};
 use crate::node::Node;
 use crate::outbox::Outbox;
+use crate::policy::Policy;
 use crate::partition::Partition;
 use crate::request_window::RequestWindow;
 use crate::user::User;
@@ -43,6 +44,9 @@ pub struct ClusterState {
     pub(crate) touched: BTreeSet<JobId>,
     #[serde(skip)]
     pub(crate) touched_steps: BTreeSet<(JobId, u32)>,
+    /// Accounts, associations and their enforcement.
+    #[serde(default)]
+    pub(crate) policy: Policy,
 }
 
 fn first_allocation_id() -> AllocationId {
@@ -65,6 +69,7 @@ impl Default for ClusterState {
             accounting: Outbox::default(),
             touched: BTreeSet::new(),
             touched_steps: BTreeSet::new(),
+            policy: Policy::default(),
         }
     }
 }
@@ -156,6 +161,7 @@ impl ClusterState {
                 *now_ms,
             ),
             Command::AccountingAck { upto, .. } => self.apply_accounting_ack(*upto),
+            Command::ChangePolicy { change, actor, .. } => self.apply_policy(change, actor),
         };
         if !self.waiting.is_empty() {
             self.resolve_dependencies(command.now_ms());

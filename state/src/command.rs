@@ -13,6 +13,7 @@ use crate::allocation::{AllocationId, PlannedAllocation};
 use crate::job::{ExitStatus, JobId, JobReason, JobSpec, RequestId};
 use crate::node::NodeResources;
 use crate::partition::Partition;
+use crate::policy::PolicyChange;
 use crate::step::StepSpec;
 use crate::user::{Actor, User};
 
@@ -124,6 +125,13 @@ pub enum Command {
     },
     /// The accounting pump wrote every outbox record up to `upto`.
     AccountingAck { upto: u64, now_ms: u64 },
+    /// `sacctmgr add|modify|delete`, by an administrator; or the leader
+    /// copying `accounting.enforce_associations` from the configuration.
+    ChangePolicy {
+        change: PolicyChange,
+        actor: Actor,
+        now_ms: u64,
+    },
 }
 
 /// A node as the configuration file declares it.
@@ -173,7 +181,8 @@ impl Command {
             | Command::PurgeJobs { now_ms, .. }
             | Command::StartStep { now_ms, .. }
             | Command::StepFinished { now_ms, .. }
-            | Command::AccountingAck { now_ms, .. } => *now_ms,
+            | Command::AccountingAck { now_ms, .. }
+            | Command::ChangePolicy { now_ms, .. } => *now_ms,
         }
     }
 }
@@ -204,6 +213,8 @@ pub enum Outcome {
         step_id: u32,
         duplicate: bool,
     },
+    /// The change asked for was already so (`sacctmgr`'s "Nothing new added.").
+    NothingNew,
 }
 
 /// Why a command changed nothing. The display texts are Slurm's own error
@@ -235,6 +246,16 @@ pub enum Rejection {
     /// An accounting acknowledgement at or below the watermark (a
     /// duplicate), or beyond the last record: ignored.
     StaleAccountingAck(u64),
+    /// `-A` names an account the user may not charge (enforcement on), or
+    /// the user has none.
+    InvalidAccount,
+    /// An account that does not exist.
+    UnknownAccount(String),
+    InvalidAccountName(String),
+    /// An account with users or sub-accounts cannot be deleted.
+    AccountInUse(String),
+    /// A new user needs an account.
+    NoAccountGiven,
 }
 
 impl fmt::Display for Rejection {
@@ -261,6 +282,15 @@ impl fmt::Display for Rejection {
             Rejection::StaleAccountingAck(upto) => {
                 write!(f, "accounting acknowledgement up to {upto} changes nothing")
             }
+            Rejection::InvalidAccount => {
+                f.write_str("Invalid account or account/partition combination specified")
+            }
+            Rejection::UnknownAccount(name) => write!(f, "This account '{name}' doesn't exist."),
+            Rejection::InvalidAccountName(name) => write!(f, "Invalid account name '{name}'"),
+            Rejection::AccountInUse(name) => {
+                write!(f, "Account '{name}' still has users or sub-accounts")
+            }
+            Rejection::NoAccountGiven => f.write_str("You need to specify an account"),
         }
     }
 }

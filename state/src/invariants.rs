@@ -44,6 +44,7 @@ impl ClusterState {
         self.check_waiting()?;
         self.check_steps()?;
         self.accounting.consistent().map_err(InvariantViolation)?;
+        self.policy.consistent().map_err(InvariantViolation)?;
         ensure!(
             self.touched.is_empty() && self.touched_steps.is_empty(),
             "jobs touched by a command were not recorded for accounting"

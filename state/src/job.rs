@@ -359,6 +359,10 @@ pub struct Job {
     /// The number the next step gets (`ID.0` first).
     #[serde(default)]
     pub next_step_id: u32,
+    /// The account the job is charged to: `-A`, or the user's default
+    /// account; `None` when neither exists.
+    #[serde(default)]
+    pub account: Option<String>,
 }
 
 impl Job {
