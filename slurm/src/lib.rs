@@ -14,6 +14,7 @@
 //!   `scontrol show node|partition`; [`update_node`]: `scontrol update
 //!   NodeName=...`; [`node_state`]: a node's state in Slurm's words;
 //!   [`cluster_view`]: the nodes and partitions they print.
+//! - [`sacct`]: sacct's options, time window and job listing.
 
 mod c_number;
 pub mod cluster_view;
@@ -23,6 +24,7 @@ pub mod getopt;
 pub mod memory;
 pub mod node_info;
 pub mod node_state;
+pub mod sacct;
 pub mod sbatch;
 pub mod scontrol;
 pub mod sinfo;
