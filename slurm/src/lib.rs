@@ -15,6 +15,7 @@
 //!   NodeName=...`; [`node_state`]: a node's state in Slurm's words;
 //!   [`cluster_view`]: the nodes and partitions they print.
 //! - [`sacct`]: sacct's options, time window and job listing.
+//! - [`sacctmgr`]: clusters, accounts, users and associations.
 
 mod c_number;
 pub mod cluster_view;
@@ -25,6 +26,7 @@ pub mod memory;
 pub mod node_info;
 pub mod node_state;
 pub mod sacct;
+pub mod sacctmgr;
 pub mod sbatch;
 pub mod scontrol;
 pub mod sinfo;
