@@ -16,6 +16,7 @@
 //!   [`cluster_view`]: the nodes and partitions they print.
 //! - [`sacct`]: sacct's options, time window and job listing.
 //! - [`sacctmgr`]: clusters, accounts, users and associations.
+//! - [`sreport`]: `cluster utilization` and `user top`.
 
 mod c_number;
 pub mod cluster_view;
@@ -31,6 +32,7 @@ pub mod sbatch;
 pub mod scontrol;
 pub mod sinfo;
 pub mod squeue;
+pub mod sreport;
 pub mod time;
 pub mod update_node;
 
