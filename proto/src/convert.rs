@@ -263,6 +263,7 @@ pub fn job_to_wire(job: &domain::Job, with_script: bool) -> wire::Job {
                     .collect(),
             }),
         steps: job.steps.iter().map(step_to_wire).collect(),
+        account: job.account.clone(),
     }
 }
 
@@ -487,6 +488,7 @@ pub fn job_from_wire(job: wire::Job) -> Result<domain::Job, ConversionError> {
         dependencies: job.dependencies.map(dependencies_from_wire).transpose()?,
         next_step_id: steps.last().map_or(0, |step| step.id + 1),
         steps,
+        account: job.account,
     })
 }
 
@@ -510,6 +512,11 @@ impl From<&domain::Rejection> for wire::Rejection {
             R::NodeConfigUnavailable => (Kind::NodeConfigUnavailable, 0, String::new()),
             R::StepLimit => (Kind::StepLimit, 0, String::new()),
             R::StaleAccountingAck(_) => (Kind::StaleAccountingAck, 0, String::new()),
+            R::InvalidAccount => (Kind::InvalidAccount, 0, String::new()),
+            R::UnknownAccount(name) => (Kind::UnknownAccount, 0, name.clone()),
+            R::InvalidAccountName(name) => (Kind::InvalidAccountName, 0, name.clone()),
+            R::AccountInUse(name) => (Kind::AccountInUse, 0, name.clone()),
+            R::NoAccountGiven => (Kind::NoAccountGiven, 0, String::new()),
         };
         wire::Rejection {
             kind: kind as i32,
@@ -665,6 +672,7 @@ mod tests {
             dependencies: None,
             steps: Vec::new(),
             next_step_id: 0,
+            account: None,
         }
     }
 

@@ -131,6 +131,7 @@ mod tests {
             dependencies: None,
             steps: Vec::new(),
             next_step_id: 0,
+            account: None,
         }
     }
 

@@ -337,6 +337,7 @@ pub(crate) mod tests {
             dependencies: None,
             steps: Vec::new(),
             next_step_id: 0,
+            account: None,
         }
     }
 

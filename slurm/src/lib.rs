@@ -14,6 +14,9 @@
 //!   `scontrol show node|partition`; [`update_node`]: `scontrol update
 //!   NodeName=...`; [`node_state`]: a node's state in Slurm's words;
 //!   [`cluster_view`]: the nodes and partitions they print.
+//! - [`sacct`]: sacct's options, time window and job listing.
+//! - [`sacctmgr`]: clusters, accounts, users and associations.
+//! - [`sreport`]: `cluster utilization` and `user top`.
 
 mod c_number;
 pub mod cluster_view;
@@ -23,10 +26,13 @@ pub mod getopt;
 pub mod memory;
 pub mod node_info;
 pub mod node_state;
+pub mod sacct;
+pub mod sacctmgr;
 pub mod sbatch;
 pub mod scontrol;
 pub mod sinfo;
 pub mod squeue;
+pub mod sreport;
 pub mod srun;
 pub mod time;
 pub mod update_node;

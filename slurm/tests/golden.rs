@@ -95,6 +95,7 @@ fn wrap_job(id: u32, name: &str, state: JobState) -> Job {
         dependencies: None,
         steps: Vec::new(),
         next_step_id: 0,
+        account: None,
     }
 }
 

@@ -33,7 +33,10 @@ impl ClusterState {
             Ok(partition) => partition.name.clone(),
             Err(rejection) => return Outcome::Rejected(rejection),
         };
-        let account = match self.policy.account_for(&actor.user, spec.account.as_deref()) {
+        let account = match self
+            .policy
+            .account_for(&actor.user, spec.account.as_deref())
+        {
             Ok(account) => account,
             Err(rejection) => return Outcome::Rejected(rejection),
         };

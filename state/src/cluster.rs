@@ -9,8 +9,8 @@ use crate::command::{Command, Outcome};
 use crate::job::{Job, JobId, JobState, RequestId};
 use crate::node::Node;
 use crate::outbox::Outbox;
-use crate::policy::Policy;
 use crate::partition::Partition;
+use crate::policy::Policy;
 use crate::request_window::RequestWindow;
 use crate::user::User;
 

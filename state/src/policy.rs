@@ -91,7 +91,10 @@ pub enum PolicyChange {
         admin_level: Option<AdminLevel>,
     },
     /// `delete user NAME [account=A]`: the user, or one association.
-    DeleteUser { name: String, account: Option<String> },
+    DeleteUser {
+        name: String,
+        account: Option<String>,
+    },
     /// Whether `sbatch -A` must name one of the user's accounts
     /// (`accounting.enforce_associations` in the configuration).
     SetEnforcement { enforce: bool },
@@ -134,7 +137,11 @@ impl Policy {
     /// The account a job of `user` is charged to: the one it asked for,
     /// or the user's default. `Err` when enforcement is on and the user
     /// may not charge it (or has no association at all).
-    pub fn account_for(&self, user: &str, requested: Option<&str>) -> Result<Option<String>, Rejection> {
+    pub fn account_for(
+        &self,
+        user: &str,
+        requested: Option<&str>,
+    ) -> Result<Option<String>, Rejection> {
         let known = self.users.get(user);
         let account = requested
             .map(str::to_string)
@@ -161,7 +168,11 @@ impl Policy {
                 continue;
             }
             rows.push((account.clone(), None));
-            for user in self.users.values().filter(|u| u.accounts.contains(&account)) {
+            for user in self
+                .users
+                .values()
+                .filter(|u| u.accounts.contains(&account))
+            {
                 rows.push((account.clone(), Some(user.name.clone())));
             }
             let children: Vec<String> = self
@@ -193,8 +204,15 @@ impl Policy {
                     user.name
                 ));
             }
-            if let Some(missing) = user.accounts.iter().find(|a| !self.accounts.contains_key(*a)) {
-                return Err(format!("user {} is associated with unknown account {missing}", user.name));
+            if let Some(missing) = user
+                .accounts
+                .iter()
+                .find(|a| !self.accounts.contains_key(*a))
+            {
+                return Err(format!(
+                    "user {} is associated with unknown account {missing}",
+                    user.name
+                ));
             }
         }
         Ok(())
@@ -226,7 +244,9 @@ impl Policy {
                 default_account,
                 admin_level,
             } => self.modify_user(name, default_account.as_deref(), *admin_level),
-            PolicyChange::DeleteUser { name, account } => self.delete_user(name, account.as_deref()),
+            PolicyChange::DeleteUser { name, account } => {
+                self.delete_user(name, account.as_deref())
+            }
             PolicyChange::SetEnforcement { enforce } => {
                 if self.enforce_associations == *enforce {
                     Outcome::NothingNew
@@ -331,7 +351,10 @@ impl Policy {
             return Outcome::NothingNew;
         }
         let in_use = self.users.values().any(|u| u.accounts.contains(name))
-            || self.accounts.values().any(|a| a.parent.as_deref() == Some(name));
+            || self
+                .accounts
+                .values()
+                .any(|a| a.parent.as_deref() == Some(name));
         if in_use {
             return Outcome::Rejected(Rejection::AccountInUse(name.to_string()));
         }
@@ -347,7 +370,9 @@ impl Policy {
         admin_level: Option<AdminLevel>,
     ) -> Outcome {
         if !valid_name(name) {
-            return Outcome::Rejected(Rejection::InvalidUser(format!("{name:?} is not a valid user name")));
+            return Outcome::Rejected(Rejection::InvalidUser(format!(
+                "{name:?} is not a valid user name"
+            )));
         }
         let mut wanted: Vec<String> = accounts.to_vec();
         if let Some(default) = default_account {
@@ -494,12 +519,21 @@ mod tests {
         assert_eq!(policy.apply(&add_account("research", None)), Outcome::Done);
         let research = &policy.accounts["research"];
         assert_eq!(
-            (research.description.as_str(), research.organization.as_str()),
+            (
+                research.description.as_str(),
+                research.organization.as_str()
+            ),
             ("research", "research")
         );
         assert_eq!(research.parent.as_deref(), Some("root"));
-        assert_eq!(policy.apply(&add_account("research", None)), Outcome::NothingNew);
-        assert_eq!(policy.apply(&add_user("alice", &["research"])), Outcome::Done);
+        assert_eq!(
+            policy.apply(&add_account("research", None)),
+            Outcome::NothingNew
+        );
+        assert_eq!(
+            policy.apply(&add_user("alice", &["research"])),
+            Outcome::Done
+        );
         assert_eq!(policy.users["alice"].default_account, "research");
         assert_eq!(
             policy.apply(&add_user("bob", &["nosuchaccount"])),
@@ -526,7 +560,9 @@ mod tests {
         policy.apply(&add_account("lab1", Some("physics")));
         policy.apply(&add_user("alice", &["lab1"]));
         assert_eq!(
-            policy.apply(&PolicyChange::DeleteAccount { name: "lab1".into() }),
+            policy.apply(&PolicyChange::DeleteAccount {
+                name: "lab1".into()
+            }),
             Outcome::Rejected(Rejection::AccountInUse("lab1".into()))
         );
         assert_eq!(
@@ -545,7 +581,9 @@ mod tests {
         });
         assert!(!policy.users.contains_key("alice"));
         assert_eq!(
-            policy.apply(&PolicyChange::DeleteAccount { name: "lab1".into() }),
+            policy.apply(&PolicyChange::DeleteAccount {
+                name: "lab1".into()
+            }),
             Outcome::Done
         );
         assert!(policy.consistent().is_ok());
@@ -556,11 +594,23 @@ mod tests {
         let mut policy = Policy::default();
         policy.apply(&add_account("research", None));
         policy.apply(&add_user("alice", &["research"]));
-        assert_eq!(policy.account_for("alice", None), Ok(Some("research".into())));
+        assert_eq!(
+            policy.account_for("alice", None),
+            Ok(Some("research".into()))
+        );
         assert_eq!(policy.account_for("carol", Some("x")), Ok(Some("x".into())));
         policy.apply(&PolicyChange::SetEnforcement { enforce: true });
-        assert_eq!(policy.account_for("alice", Some("research")), Ok(Some("research".into())));
-        assert_eq!(policy.account_for("alice", Some("root")), Err(Rejection::InvalidAccount));
-        assert_eq!(policy.account_for("carol", None), Err(Rejection::InvalidAccount));
+        assert_eq!(
+            policy.account_for("alice", Some("research")),
+            Ok(Some("research".into()))
+        );
+        assert_eq!(
+            policy.account_for("alice", Some("root")),
+            Err(Rejection::InvalidAccount)
+        );
+        assert_eq!(
+            policy.account_for("carol", None),
+            Err(Rejection::InvalidAccount)
+        );
     }
 }
