@@ -33,6 +33,8 @@ pub struct ConfigFile {
     pub timeouts: TimeoutsSection,
     #[serde(default)]
     pub agent: AgentSection,
+    #[serde(default)]
+    pub accounting: AccountingSection,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -207,6 +209,36 @@ impl Default for AgentSection {
             spool_dir: PathBuf::from("/var/spool/corral/{node}"),
             tls_cert: PathBuf::from("/etc/corral/tls/node-{node}.pem"),
             tls_key: PathBuf::from("/etc/corral/tls/node-{node}-key.pem"),
+        }
+    }
+}
+
+/// Where job history goes, and the policy it is held to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountingSection {
+    /// Database URLs: several `mysql://USER:PASSWORD@HOST:PORT/DB` for the
+    /// nodes of a MariaDB Galera cluster (one is written at a time, the
+    /// next on failure), or one `sqlite://PATH`. Empty: the SQLite file
+    /// `accounting.sqlite` beside this configuration file (one machine).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
+    /// `sbatch -A` must name one of the user's accounts (`sacctmgr add
+    /// user NAME account=...`), and a user without any cannot submit.
+    pub enforce_associations: bool,
+    /// Records written per database transaction at most.
+    pub batch_records_max: usize,
+    /// How often the pump looks for records when it has none.
+    pub pump_interval_ms: u64,
+}
+
+impl Default for AccountingSection {
+    fn default() -> Self {
+        AccountingSection {
+            urls: Vec::new(),
+            enforce_associations: false,
+            batch_records_max: 1_000,
+            pump_interval_ms: 200,
         }
     }
 }

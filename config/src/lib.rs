@@ -12,8 +12,8 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use file::{
-    AgentSection, AuthSection, ClientSection, ConfigFile, ControllerEntry, NodeEntry,
-    PartitionEntry, RaftSection, TimeoutsSection, TlsSection, DEFAULT_CONFIG_PATH,
+    AccountingSection, AgentSection, AuthSection, ClientSection, ConfigFile, ControllerEntry,
+    NodeEntry, PartitionEntry, RaftSection, TimeoutsSection, TlsSection, DEFAULT_CONFIG_PATH,
     DEFAULT_DATA_DIR,
 };
 
@@ -99,6 +99,16 @@ impl Config {
 
     /// Resolves a path from the file: `~/` is the user's home directory,
     /// other relative paths are relative to the file's directory.
+    /// The accounting database URLs, with the embedded default: the
+    /// SQLite file `accounting.sqlite` beside the configuration file.
+    pub fn accounting_urls(&self) -> Vec<String> {
+        if !self.file.accounting.urls.is_empty() {
+            return self.file.accounting.urls.clone();
+        }
+        let path = self.resolve(Path::new("accounting.sqlite"));
+        vec![format!("sqlite://{}", path.display())]
+    }
+
     pub fn resolve(&self, path: &Path) -> PathBuf {
         if path.is_absolute() {
             return path.to_path_buf();

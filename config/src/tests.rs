@@ -199,3 +199,26 @@ fn agent_paths_take_the_node_name() {
     assert_eq!(settings.spool_dir, dir.path().join("spool/n1"));
     assert!(config.agent_settings("../etc").is_err());
 }
+
+#[test]
+fn accounting_urls_are_checked_and_default_to_sqlite_beside_the_file() {
+    let config = parse(GOOD).unwrap();
+    assert_eq!(
+        config.accounting_urls(),
+        ["sqlite:///etc/corral/accounting.sqlite"]
+    );
+    let error = error_text(&format!(
+        "{GOOD}\n[accounting]\nurls = [\"postgres://x\"]\n"
+    ));
+    assert!(error.contains("accounting.urls[0]"), "{error}");
+    let error = error_text(&format!(
+        "{GOOD}\n[accounting]\nurls = [\"sqlite:///a\", \"mysql://u@h/db\"]\n"
+    ));
+    assert!(error.contains("accounting.urls"), "{error}");
+    let config = parse(&format!(
+        "{GOOD}\n[accounting]\nurls = [\"mysql://u:p@127.0.0.1:3306/corral\", \"mysql://u:p@127.0.0.1:3307/corral\"]\nenforce_associations = true\n"
+    ))
+    .unwrap();
+    assert_eq!(config.accounting_urls().len(), 2);
+    assert!(config.file.accounting.enforce_associations);
+}

@@ -14,6 +14,40 @@ pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
     check_partitions(config)?;
     check_nodes(config)?;
     check_timeouts(config)?;
+    check_accounting(config)?;
+    Ok(())
+}
+
+fn check_accounting(config: &Config) -> Result<(), ConfigError> {
+    let accounting = &config.file.accounting;
+    let sqlite = accounting
+        .urls
+        .iter()
+        .filter(|u| u.starts_with("sqlite:"))
+        .count();
+    for (index, url) in accounting.urls.iter().enumerate() {
+        let known = ["mysql://", "mariadb://", "sqlite:"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme));
+        if !known {
+            return Err(config.invalid(
+                format!("accounting.urls[{index}]"),
+                "expected mysql://USER:PASSWORD@HOST:PORT/DATABASE or sqlite://PATH",
+            ));
+        }
+    }
+    if sqlite > 0 && accounting.urls.len() > 1 {
+        return Err(config.invalid(
+            "accounting.urls",
+            "a sqlite:// database cannot be listed with others",
+        ));
+    }
+    if accounting.batch_records_max == 0 {
+        return Err(config.invalid("accounting.batch_records_max", "must be above 0"));
+    }
+    if accounting.pump_interval_ms == 0 {
+        return Err(config.invalid("accounting.pump_interval_ms", "must be above 0"));
+    }
     Ok(())
 }
 

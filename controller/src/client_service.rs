@@ -12,6 +12,7 @@ use corral_state::{Command, JobQuery, NodeChange, Outcome, RequestId, StepSpec, 
 use openraft::ServerState;
 use tonic::{Request, Response, Status};
 
+use crate::accounting::AccountingFilter;
 use crate::auth::Authenticator;
 use crate::propose::{wall_clock_ms, Proposer};
 
@@ -411,5 +412,76 @@ impl Corral for ClientService {
             _ => return Err(Status::internal("step applied without a step id")),
         };
         Ok(Response::new(reply))
+    }
+
+    async fn get_accounting(
+        &self,
+        request: Request<wire::GetAccountingRequest>,
+    ) -> Result<Response<wire::GetAccountingReply>, Status> {
+        self.proposer.redirect_unless_leader()?;
+        self.authenticator.actor(request.metadata())?;
+        let filter = AccountingFilter::from_wire(request.into_inner());
+        let jobs = self
+            .proposer
+            .read(|state| crate::accounting::rows_in_state(state, &filter))
+            .await?;
+        Ok(Response::new(wire::GetAccountingReply {
+            jobs: jobs
+                .iter()
+                .map(|(job, steps)| wire::accounting_job_to_wire(job, steps))
+                .collect(),
+            now_ms: wall_clock_ms(),
+            cluster_name: self.cluster_name.clone(),
+            database_read: false,
+        }))
+    }
+
+    async fn get_policy(
+        &self,
+        request: Request<wire::GetPolicyRequest>,
+    ) -> Result<Response<wire::GetPolicyReply>, Status> {
+        self.proposer.redirect_unless_leader()?;
+        self.authenticator.actor(request.metadata())?;
+        let policy = self.proposer.read(|state| state.policy().clone()).await?;
+        Ok(Response::new(wire::policy_to_wire(
+            &policy,
+            &self.cluster_name,
+            &self.address,
+        )))
+    }
+
+    async fn change_policy(
+        &self,
+        request: Request<wire::ChangePolicyRequest>,
+    ) -> Result<Response<wire::ChangePolicyReply>, Status> {
+        self.proposer.redirect_unless_leader()?;
+        let actor = self.authenticator.actor(request.metadata())?;
+        let changes = request
+            .into_inner()
+            .changes
+            .into_iter()
+            .map(wire::policy_change_from_wire)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| Status::invalid_argument(error.to_string()))?;
+        let mut outcomes = Vec::new();
+        for change in changes {
+            let outcome = self
+                .proposer
+                .propose(|now_ms| Command::ChangePolicy {
+                    change,
+                    actor: actor.clone(),
+                    now_ms,
+                })
+                .await?;
+            let rejected = matches!(outcome, Outcome::Rejected(_));
+            outcomes.push(wire::PolicyOutcome {
+                changed: outcome == Outcome::Done,
+                rejection: rejection_of(&outcome),
+            });
+            if rejected {
+                break;
+            }
+        }
+        Ok(Response::new(wire::ChangePolicyReply { outcomes }))
     }
 }

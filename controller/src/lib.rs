@@ -15,6 +15,7 @@
 //! - [`auth`]: tokens to actors.
 //! - [`leader`]: work done only while leader.
 
+pub mod accounting;
 pub mod auth;
 pub mod client_service;
 pub mod gateway;

@@ -21,6 +21,14 @@ pub enum ConversionError {
     UnknownNodeAvailability(String),
     #[error("unknown dependency {0:?}")]
     UnknownDependency(String),
+    #[error("unknown step {0:?}")]
+    UnknownStep(String),
+    #[error("an accounting row without its job")]
+    MissingRecord,
+    #[error("unknown admin level {0:?}")]
+    UnknownAdminLevel(String),
+    #[error("unknown policy change {0}")]
+    UnknownPolicyChange(i32),
 }
 
 impl From<&domain::JobSpec> for wire::JobSpec {

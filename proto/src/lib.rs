@@ -6,9 +6,15 @@ mod generated {
     tonic::include_proto!("corral.v1");
 }
 
+mod accounting;
 mod convert;
 pub mod frame;
 
+pub use accounting::{
+    accounting_job_from_wire, accounting_job_to_wire, admin_level_from_name, job_record_from_wire,
+    job_record_to_wire, policy_change_from_wire, policy_change_to_wire, policy_from_wire,
+    policy_to_wire, step_record_from_wire, step_record_to_wire,
+};
 pub use convert::{
     allocation_from_wire, allocation_to_wire, job_from_wire, job_state_from_wire, job_to_wire,
     node_from_wire, step_from_wire, step_nodes_to_wire, step_to_wire, ConversionError,

@@ -214,6 +214,7 @@ pub fn config_file(
             tls_cert: tls.join("node-{node}.pem"),
             tls_key: tls.join("node-{node}-key.pem"),
         },
+        accounting: corral_config::AccountingSection::default(),
     }
 }
 

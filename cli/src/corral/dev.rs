@@ -26,15 +26,17 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use corral_client::Client;
 use corral_config::{
-    AgentSection, AuthSection, ClientSection, Config, ConfigFile, ControllerEntry, NodeEntry,
-    PartitionEntry, RaftSection, TimeoutsSection, TlsSection,
+    AccountingSection, AgentSection, AuthSection, ClientSection, Config, ConfigFile,
+    ControllerEntry, NodeEntry, PartitionEntry, RaftSection, TimeoutsSection, TlsSection,
 };
 
 use super::status;
 use crate::token;
 
 /// The Slurm commands `dev up` links into `bin/`.
-pub const SLURM_COMMANDS: [&str; 6] = ["sbatch", "squeue", "sinfo", "scontrol", "scancel", "srun"];
+pub const SLURM_COMMANDS: [&str; 9] = [
+    "sbatch", "squeue", "sinfo", "scontrol", "scancel", "srun", "sacct", "sacctmgr", "sreport",
+];
 /// How long `dev up` and `dev start` wait for a leader.
 pub const LEADER_WAIT_MS: u64 = 30_000;
 /// How long `dev down` waits after SIGTERM before SIGKILL.
@@ -67,6 +69,10 @@ pub enum Command {
         /// Controllers check the state's invariants after every command.
         #[arg(long)]
         check_invariants: bool,
+        /// An accounting database (repeat for the nodes of a Galera cluster):
+        /// `mysql://USER:PASSWORD@HOST:PORT/DB`. Default: `DIR/accounting.sqlite`.
+        #[arg(long = "accounting-url")]
+        accounting_urls: Vec<String>,
     },
     /// Stop every process of the cluster in DIR.
     Down {
@@ -97,6 +103,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
             agent_memory_mb,
             agent_gpus,
             check_invariants,
+            accounting_urls,
         } => {
             let shape = Shape {
                 controllers,
@@ -105,6 +112,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
                 agent_memory_mb,
                 agent_gpus,
                 check_invariants,
+                accounting_urls,
             };
             up(&dir, &shape)
         }
@@ -308,6 +316,8 @@ pub struct Shape {
     pub agent_memory_mb: u64,
     pub agent_gpus: u32,
     pub check_invariants: bool,
+    /// Empty: SQLite beside the configuration file.
+    pub accounting_urls: Vec<String>,
 }
 
 impl Default for Shape {
@@ -319,6 +329,7 @@ impl Default for Shape {
             agent_memory_mb: 4096,
             agent_gpus: 0,
             check_invariants: false,
+            accounting_urls: Vec::new(),
         }
     }
 }
@@ -434,6 +445,10 @@ fn create(dir: &Path, shape: &Shape) -> anyhow::Result<()> {
             spool_dir: root.join("spool/{node}"),
             tls_cert: tls.join("node-{node}.pem"),
             tls_key: tls.join("node-{node}-key.pem"),
+        },
+        accounting: AccountingSection {
+            urls: shape.accounting_urls.clone(),
+            ..AccountingSection::default()
         },
     };
     let text = toml::to_string(&file).context("writing the configuration")?;

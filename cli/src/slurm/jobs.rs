@@ -63,7 +63,7 @@ pub fn fetch(
 }
 
 /// The local name of a group id, if this machine knows it.
-fn group_name(gid: u32) -> Option<String> {
+pub fn group_name(gid: u32) -> Option<String> {
     // SAFETY: getgrgid returns static storage or null; the name is copied
     // out before any other call.
     unsafe {

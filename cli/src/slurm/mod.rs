@@ -1,5 +1,5 @@
 //! The Slurm commands: `sbatch`, `squeue`, `sinfo`, `scontrol`, `scancel`,
-//! and `srun` inside a batch job.
+//! `srun` inside a batch job, and `sacct`, `sacctmgr`, `sreport`.
 //!
 //! Each command parses its arguments with `corral-slurm` (pure), talks to the
 //! leader through `corral_client::Client`, and prints what Slurm prints.
@@ -10,11 +10,14 @@ mod connection;
 pub use connection::host_name;
 mod jobs;
 mod nodes;
+mod sacct;
+mod sacctmgr;
 mod sbatch;
 mod scancel;
 mod scontrol;
 mod sinfo;
 mod squeue;
+mod sreport;
 mod srun;
 
 use corral_slurm::SlurmError;
@@ -26,6 +29,9 @@ pub enum SlurmCommand {
     Scontrol,
     Scancel,
     Srun,
+    Sacct,
+    Sacctmgr,
+    Sreport,
 }
 
 pub fn command_named(name: &str) -> Option<SlurmCommand> {
@@ -36,6 +42,9 @@ pub fn command_named(name: &str) -> Option<SlurmCommand> {
         "scontrol" => Some(SlurmCommand::Scontrol),
         "scancel" => Some(SlurmCommand::Scancel),
         "srun" => Some(SlurmCommand::Srun),
+        "sacct" => Some(SlurmCommand::Sacct),
+        "sacctmgr" => Some(SlurmCommand::Sacctmgr),
+        "sreport" => Some(SlurmCommand::Sreport),
         _ => None,
     }
 }
@@ -49,6 +58,9 @@ pub fn run(command: SlurmCommand, args: Vec<String>) -> u8 {
         SlurmCommand::Scontrol => scontrol::run(&args),
         SlurmCommand::Scancel => scancel::run(&args),
         SlurmCommand::Srun => srun::run(&args),
+        SlurmCommand::Sacct => sacct::run(&args),
+        SlurmCommand::Sacctmgr => sacctmgr::run(&args),
+        SlurmCommand::Sreport => sreport::run(&args),
     };
     match result {
         Ok(code) => code,

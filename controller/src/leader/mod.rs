@@ -134,6 +134,7 @@ impl Duties {
         );
         sync::partitions(&self).await;
         sync::nodes(&self).await;
+        sync::enforcement(&self).await;
 
         let timeouts = &self.config.file.timeouts;
         let mut heartbeats = nodes::Heartbeats::new(

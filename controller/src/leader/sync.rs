@@ -1,7 +1,7 @@
-//! Making the replicated partitions and declared nodes match the
-//! configuration file, once per term.
+//! Making the replicated partitions, declared nodes and the enforcement of
+//! accounts match the configuration file, once per term.
 
-use corral_state::{Command, NodeDefinition, Partition};
+use corral_state::{Actor, Command, NodeDefinition, Outcome, Partition, PolicyChange};
 
 use super::Duties;
 
@@ -63,5 +63,38 @@ pub(super) async fn nodes(duties: &Duties) {
             duties.config.path.display()
         ),
         Err(status) => tracing::warn!("could not update the declared nodes: {}", status.message()),
+    }
+}
+
+/// Makes the replicated enforcement of associations match
+/// `accounting.enforce_associations`.
+pub(super) async fn enforcement(duties: &Duties) {
+    let enforce = duties.config.file.accounting.enforce_associations;
+    let replicated = duties
+        .proposer
+        .state()
+        .read(|state| state.policy().enforce_associations);
+    if replicated == enforce {
+        return;
+    }
+    let result = duties
+        .proposer
+        .propose(|now_ms| Command::ChangePolicy {
+            change: PolicyChange::SetEnforcement { enforce },
+            actor: Actor::root(),
+            now_ms,
+        })
+        .await;
+    match result {
+        Ok(Outcome::Done) => tracing::info!(
+            enforce,
+            "enforcement of account associations updated from {}",
+            duties.config.path.display()
+        ),
+        Ok(other) => tracing::warn!(?other, "enforcement of associations not changed"),
+        Err(status) => tracing::warn!(
+            "could not update the enforcement of associations: {}",
+            status.message()
+        ),
     }
 }
