@@ -14,17 +14,21 @@
 //!   `scontrol show node|partition`; [`update_node`]: `scontrol update
 //!   NodeName=...`; [`node_state`]: a node's state in Slurm's words;
 //!   [`cluster_view`]: the nodes and partitions they print.
+//! - [`show_config`]: `scontrol show config`; [`hostlist_command`]:
+//!   `scontrol show hostnames|hostlist|hostlistsorted`.
 
 mod c_number;
 pub mod cluster_view;
 pub mod display;
 mod error;
 pub mod getopt;
+pub mod hostlist_command;
 pub mod memory;
 pub mod node_info;
 pub mod node_state;
 pub mod sbatch;
 pub mod scontrol;
+pub mod show_config;
 pub mod sinfo;
 pub mod squeue;
 pub mod time;

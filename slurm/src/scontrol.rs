@@ -411,6 +411,46 @@ mod tests {
     }
 
     #[test]
+    fn details_list_each_share_and_comments_print() {
+        use corral_state::{Allocation, AllocationId, NodeShare};
+        let mut context = DisplayContext::new(61_000, 0);
+        let mut j = job(3, "x", JobState::Running);
+        j.start_time_ms = Some(1_000);
+        std::sync::Arc::make_mut(&mut j.spec).comment = Some("note".to_string());
+        let share = |node: &str, memory_mb, gpus: Vec<u32>| NodeShare {
+            node: node.to_string(),
+            cpus: 4,
+            memory_mb,
+            gpus,
+        };
+        j.allocation = Some(Allocation {
+            id: AllocationId(1),
+            shares: vec![
+                share("n1", 1_024, vec![0, 1]),
+                share("n2", 1_024, vec![0, 1]),
+                share("n3", 512, vec![]),
+            ],
+        });
+        context
+            .node_names
+            .insert(3, vec!["n1".into(), "n2".into(), "n3".into()]);
+        let plain = show_job(&j, &context, Layout::Lines);
+        assert!(!plain.contains("JOB_GRES"));
+        assert!(plain.contains("\n   WorkDir=/home/alice/work\n   Comment=note \n   StdErr="));
+        let detailed = show_job_with(&j, &context, Layout::Lines, Details::Allocation);
+        assert!(detailed.contains(
+            "CoreSpec=*\n   JOB_GRES=gpu:4\n     Nodes=n[1-2] Mem=1024 GRES=gpu:2(IDX:0-1)\n     Nodes=n3 Mem=512 GRES=\n   MinCPUsNode=1"
+        ), "{detailed}");
+        let one = show_job_with(&j, &context, Layout::OneLine, Details::Allocation);
+        assert!(
+            one.contains(" JOB_GRES=gpu:4   Nodes=n[1-2] Mem=1024 GRES=gpu:2(IDX:0-1)   Nodes=n3")
+        );
+        j.state = JobState::Pending;
+        let pending = show_job_with(&j, &context, Layout::Lines, Details::Allocation);
+        assert!(!pending.contains("JOB_GRES"));
+    }
+
+    #[test]
     fn error_texts() {
         assert_eq!(
             unknown_job_error().stderr_text(),

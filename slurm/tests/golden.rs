@@ -14,6 +14,10 @@
 //!   (the node's whole memory) is removed.
 //! - sbatch 88: Slurm was run as `/usr/bin/sbatch`, which is the argv[0]
 //!   glibc prints; the test passes that argv[0].
+//! - scontrol show config (29, 30, 128): Corral prints only the keys it
+//!   has a value for; the test compares those lines (and the header and
+//!   the controllers' status after a blank line) with the capture's,
+//!   with the lab's values (`MaxArraySize`, `SLURM_CONF`) given to it.
 //! - squeue 12 (`-O`) and 15 (`--start`) keep job 12: its reason is
 //!   replaced by `BeginTime` and its start time by the one Slurm had
 //!   planned for it, the two values `--begin` would have given it.
@@ -636,4 +640,84 @@ fn squeue_default_sort_09_and_long_18_from_the_command_line() {
         squeue_run(&["-t", "PENDING", "-h", "-o", "%i %T %r"], jobs, context),
         expected
     );
+}
+
+fn show_config_view(controllers: &[(&str, &str)]) -> corral_slurm::show_config::ConfigView {
+    corral_slurm::show_config::ConfigView {
+        cluster_name: "lab".to_string(),
+        controllers: controllers
+            .iter()
+            .map(
+                |(name, address)| corral_slurm::show_config::ControllerView {
+                    name: name.to_string(),
+                    address: address.to_string(),
+                },
+            )
+            .collect(),
+        first_job_id: 1,
+        kill_wait_s: 30,
+        max_array_size: 100_001,
+        min_job_age_s: 300,
+        slurmd_timeout_s: 300,
+        config_path: "/srv/slurm/etc/slurm.conf".to_string(),
+        now_ms: at(0, 3, 39),
+        utc_offset_seconds: 0,
+    }
+}
+
+/// The capture's lines for the keys Corral prints, in the capture's order.
+fn config_lines_of(capture_text: &str, printed: &str) -> String {
+    let keys: Vec<&str> = printed
+        .lines()
+        .filter_map(|line| line.split_once(" = ").map(|(key, _)| key.trim_end()))
+        .collect();
+    capture_text
+        .lines()
+        .filter(|line| {
+            line.starts_with("Configuration data as of")
+                || line
+                    .split_once(" = ")
+                    .is_some_and(|(key, _)| keys.contains(&key.trim_end()))
+        })
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+#[test]
+fn scontrol_show_config_29_30() {
+    let printed = corral_slurm::show_config::show_config(&show_config_view(&[("vm", "vm:6817")]));
+    let reference = capture("30_scontrol_show_config_full.txt");
+    let expected = config_lines_of(&reference.output, &printed);
+    assert_eq!(printed, expected);
+    assert_eq!(printed.lines().count(), 11, "{printed}");
+    // The report ends with a blank line and the controllers' status.
+    assert!(reference
+        .output
+        .ends_with("\n\nSlurmctld(primary) at vm is UP\n"));
+    let head = capture("29_scontrol_show_config_head60.txt");
+    assert_eq!(
+        printed.lines().next(),
+        head.output.lines().next(),
+        "the header line"
+    );
+}
+
+#[test]
+fn scontrol_show_config_controllers_128() {
+    let printed = corral_slurm::show_config::show_config(&show_config_view(&[
+        ("ctlA", "127.0.0.11:6817"),
+        ("ctlB", "127.0.0.12:6817"),
+    ]));
+    let grepped: String = printed
+        .lines()
+        .filter(|line| line.starts_with("SlurmctldHost"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let expected: String = capture("128_ha_scontrol_show_config_controllers.txt")
+        .output
+        .lines()
+        .filter(|line| line.starts_with("SlurmctldHost"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_eq!(grepped, expected);
 }
