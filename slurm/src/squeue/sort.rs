@@ -149,7 +149,7 @@ impl SortSpec {
     /// Sorts jobs as squeue prints them.
     pub fn sort(&self, jobs: &mut [Job], context: &DisplayContext) {
         jobs.sort_by_key(|job| job.id);
-        jobs.sort_by(|a, b| start_rank(b).cmp(&start_rank(a)));
+        jobs.sort_by_key(|job| std::cmp::Reverse(start_rank(job)));
         jobs.sort_by(|a, b| {
             self.keys
                 .iter()
