@@ -59,6 +59,9 @@ impl JobFormat {
     /// Parses `-o`; unknown letters come back as the lines squeue prints
     /// on stderr (it carries on regardless).
     pub fn parse(format: &str) -> (JobFormat, Vec<String>) {
+        if format.eq_ignore_ascii_case("%all") {
+            return (JobFormat::parse(&all_letters_format()).0, Vec::new());
+        }
         let mut warnings = Vec::new();
         let (prefix, body) = match format.find('%') {
             Some(index) => (&format[..index], &format[index..]),
@@ -131,6 +134,15 @@ impl JobFormat {
             warnings,
         ))
     }
+}
+
+/// `-o %all`: every letter, `a` to `z` then `A` to `Z`, separated by `|`.
+fn all_letters_format() -> String {
+    ('a'..='z')
+        .chain('A'..='Z')
+        .map(|letter| format!("%{letter}"))
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 /// `[.][digits]letter suffix`, as Slurm's `_parse_token` reads it.
@@ -388,6 +400,17 @@ mod tests {
             header,
             "JOBID                NAME|xTASKS               TASKS               STATE\n"
         );
+    }
+
+    #[test]
+    fn all_is_every_letter() {
+        let (format, warnings) = JobFormat::parse("%ALL");
+        assert!(warnings.is_empty());
+        assert_eq!(format.fields.len(), 52);
+        assert_eq!(format.fields[0].kind, FieldKind::Account);
+        assert_eq!(format.fields[0].suffix, "|");
+        assert_eq!(format.fields[51].kind, FieldKind::WorkDir);
+        assert_eq!(format.fields[51].suffix, "");
     }
 
     #[test]
