@@ -32,9 +32,10 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
     for warning in &query.warnings {
         eprintln!("{warning}");
     }
-    let client = connect(COMMAND)?;
+    // Each read builds its own client: a client's connections belong to
+    // the runtime of the call that opened them.
     if query.nodes.is_some() {
-        let view = nodes::fetch(COMMAND, &client, "slurm_load_node error: ")?;
+        let view = nodes::fetch(COMMAND, &connect(COMMAND)?, "slurm_load_node error: ")?;
         let names: Vec<String> = view.nodes.iter().map(|node| node.name.clone()).collect();
         query.check_nodes(&names, &host_name())?;
     }
@@ -42,12 +43,12 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
         .ok()
         .map(|config| config.file.cluster_name);
     let Some(seconds) = query.iterate_seconds else {
-        return one_round(&client, &query, cluster_name);
+        return one_round(&query, cluster_name);
     };
     // `-i`: print, a blank line, sleep, again, until interrupted. A round
     // that fails says why and the next one tries again, as squeue does.
     loop {
-        if let Err(error) = one_round(&client, &query, cluster_name.clone()) {
+        if let Err(error) = one_round(&query, cluster_name.clone()) {
             eprint!("{}", error.stderr_text());
         }
         println!();
@@ -55,18 +56,15 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
     }
 }
 
-fn one_round(
-    client: &corral_client::Client,
-    query: &Query,
-    cluster_name: Option<String>,
-) -> Result<u8, SlurmError> {
+fn one_round(query: &Query, cluster_name: Option<String>) -> Result<u8, SlurmError> {
+    let client = connect(COMMAND)?;
     let request = wire::GetJobsRequest {
         job_ids: query.job_ids.clone(),
         users: query.users.clone(),
         partitions: query.partitions.clone(),
         ..Default::default()
     };
-    let (jobs, mut context) = jobs::fetch(COMMAND, client, request, "slurm_load_jobs error: ")?;
+    let (jobs, mut context) = jobs::fetch(COMMAND, &client, request, "slurm_load_jobs error: ")?;
     // Asked for exactly one job that does not exist at all: Slurm's error.
     if query.job_ids.len() == 1 && jobs.is_empty() {
         return Err(corral_slurm::scontrol::unknown_job_error());
