@@ -1,5 +1,6 @@
 //! `scontrol show hostnames|hostlist|hostlistsorted` (scontrol's
-//! `scontrol_print_hosts` and `scontrol_encode_hostlist`).
+//! `scontrol_print_hosts` and `scontrol_encode_hostlist`), and reading the
+//! words after `show` for them and for `show config`.
 
 use corral_state::hostlist;
 
@@ -8,6 +9,53 @@ use crate::error::{SlurmError, EXIT_FAILURE};
 /// A file of host names longer than this is refused (Slurm reads at most
 /// 1 MiB).
 pub const HOSTLIST_FILE_BYTES_MAX: usize = 1024 * 1024;
+
+/// A `show` that needs no job or node data from the cluster's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LocalShow {
+    /// `show config`.
+    Config,
+    /// `show hostnames [LIST]`.
+    Hostnames(Option<String>),
+    /// `show hostlist LIST` (`sorted: false`) or `show hostlistsorted LIST`.
+    Hostlist { list: Option<String>, sorted: bool },
+}
+
+/// Reads the words after `show` as `_show_it` does: a tag, in any case and
+/// abbreviated down to Slurm's minimum (`c` for `config`, `hostn`,
+/// `hostl`, `hostlists`), its value attached (`tag=value`) or as the next
+/// word. `None` when the tag is none of these.
+pub fn parse_show(words: &[&str]) -> Option<LocalShow> {
+    let first = words.first()?;
+    let (tag, attached) = match first.split_once('=') {
+        Some((tag, value)) => (tag, Some(value)),
+        None => (*first, None),
+    };
+    let value = attached.or(words.get(1).copied()).map(str::to_string);
+    let matches = |keyword: &str, minimum: usize| {
+        tag.len() >= minimum
+            && keyword
+                .get(..tag.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(tag))
+    };
+    if matches("config", 1) {
+        Some(LocalShow::Config)
+    } else if matches("hostnames", 5) {
+        Some(LocalShow::Hostnames(value))
+    } else if matches("hostlist", 5) {
+        Some(LocalShow::Hostlist {
+            list: value,
+            sorted: false,
+        })
+    } else if matches("hostlistsorted", 9) {
+        Some(LocalShow::Hostlist {
+            list: value,
+            sorted: true,
+        })
+    } else {
+        None
+    }
+}
 
 /// What a hostlist command prints and its exit code.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,6 +137,39 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn reads_show_tags_as_slurm_does() {
+        assert_eq!(parse_show(&["config"]), Some(LocalShow::Config));
+        assert_eq!(parse_show(&["C"]), Some(LocalShow::Config));
+        assert_eq!(
+            parse_show(&["HOSTN", "n[1-2]"]),
+            Some(LocalShow::Hostnames(Some("n[1-2]".to_string())))
+        );
+        assert_eq!(
+            parse_show(&["hostnames=a,b"]),
+            Some(LocalShow::Hostnames(Some("a,b".to_string())))
+        );
+        assert_eq!(parse_show(&["hostnames"]), Some(LocalShow::Hostnames(None)));
+        assert_eq!(
+            parse_show(&["hostl", "x"]),
+            Some(LocalShow::Hostlist {
+                list: Some("x".to_string()),
+                sorted: false
+            })
+        );
+        assert_eq!(
+            parse_show(&["hostlists"]),
+            Some(LocalShow::Hostlist {
+                list: None,
+                sorted: true
+            })
+        );
+        for unknown in ["host", "hostlistsortedx", "configs", "", "é", "hostñ"] {
+            assert_eq!(parse_show(&[unknown]), None, "{unknown}");
+        }
+        assert_eq!(parse_show(&[]), None);
+    }
+
+    #[test]
     fn expands_one_per_line() {
         let out = hostnames(Some("n[1-3],gpu01"));
         assert_eq!(out.stdout, "n1\nn2\nn3\ngpu01\n");
@@ -120,6 +201,12 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn any_show_words_parse(words in proptest::collection::vec("\\PC{0,10}", 0..3)) {
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            let _ = parse_show(&words);
+        }
+
         #[test]
         fn any_list_is_handled(list in "\\PC{0,20}") {
             let _ = hostnames(Some(&list));

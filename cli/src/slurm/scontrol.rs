@@ -184,47 +184,32 @@ fn ping_report() -> Result<String, SlurmError> {
 }
 
 /// `show config`, `show hostnames|hostlist|hostlistsorted`: `None` when
-/// the entity is none of these. The tag may carry its value (`tag=value`)
-/// and is matched as Slurm's `_show_it` matches it.
+/// the entity is none of these.
 fn show_local(words: &[&str]) -> Result<Option<u8>, SlurmError> {
-    let Some(first) = words.first() else {
+    use hostlist_command::LocalShow;
+    let Some(show) = hostlist_command::parse_show(words) else {
         return Ok(None);
     };
-    let (tag, attached) = match first.split_once('=') {
-        Some((tag, value)) => (tag, Some(value)),
-        None => (*first, None),
-    };
-    let value = attached.or(words.get(1).copied());
-    let matches = |keyword: &str, minimum: usize| {
-        tag.len() >= minimum
-            && tag.len() <= keyword.len()
-            && keyword[..tag.len()].eq_ignore_ascii_case(tag)
-    };
-    if matches("config", 1) {
-        return show_configuration().map(Some);
+    match show {
+        LocalShow::Config => show_configuration().map(Some),
+        LocalShow::Hostnames(list) => {
+            let list = list.or_else(|| std::env::var("SLURM_JOB_NODELIST").ok());
+            let output = hostlist_command::hostnames(list.as_deref());
+            print!("{}", output.stdout);
+            eprint!("{}", output.stderr);
+            Ok(Some(u8::try_from(output.exit_code).unwrap_or(1)))
+        }
+        LocalShow::Hostlist { list, sorted } => {
+            let list = list.ok_or_else(hostlist_command::missing_list_error)?;
+            let list = if list.starts_with('/') {
+                read_hostlist_file(&list)?
+            } else {
+                list
+            };
+            print!("{}", hostlist_command::encode(&list, sorted)?);
+            Ok(Some(0))
+        }
     }
-    if matches("hostnames", 5) {
-        let from_environment = std::env::var("SLURM_JOB_NODELIST").ok();
-        let output = hostlist_command::hostnames(value.or(from_environment.as_deref()));
-        print!("{}", output.stdout);
-        eprint!("{}", output.stderr);
-        return Ok(Some(u8::try_from(output.exit_code).unwrap_or(1)));
-    }
-    let sorted = if matches("hostlist", 5) {
-        false
-    } else if matches("hostlistsorted", 9) {
-        true
-    } else {
-        return Ok(None);
-    };
-    let list = value.ok_or_else(hostlist_command::missing_list_error)?;
-    let list = if list.starts_with('/') {
-        read_hostlist_file(list)?
-    } else {
-        list.to_string()
-    };
-    print!("{}", hostlist_command::encode(&list, sorted)?);
-    Ok(Some(0))
 }
 
 /// A file of host names, one or more a line.
