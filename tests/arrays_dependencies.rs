@@ -103,13 +103,15 @@ fn scancel_of_a_task_or_of_the_whole_array() {
     };
     cancel(&format!("{array}_2"));
     let states = || every_task(&cluster, array, "%i %T");
+    // squeue sorts states by their compact names (`CA` before `PD`), as
+    // Slurm's sort.c does.
     assert_eq!(
         states(),
         [
+            format!("{array}_2 CANCELLED"),
             format!("{array}_0 PENDING"),
             format!("{array}_1 PENDING"),
             format!("{array}_3 PENDING"),
-            format!("{array}_2 CANCELLED"),
         ]
     );
     let show = cluster

@@ -33,6 +33,8 @@ pub struct DisplayContext {
     /// Pending tasks of an array shown on one line (`14_[1-5]`): the job
     /// standing for them, and their indices. See [`group_pending_tasks`].
     pub array_groups: BTreeMap<JobId, Vec<u32>>,
+    /// The cluster's name (squeue `-O cluster`); `None` prints `(null)`.
+    pub cluster_name: Option<String>,
 }
 
 /// Folds the pending tasks of each array that never started into one

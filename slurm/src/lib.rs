@@ -17,12 +17,15 @@
 //! - [`sacct`]: sacct's options, time window and job listing.
 //! - [`sacctmgr`]: clusters, accounts, users and associations.
 //! - [`sreport`]: `cluster utilization` and `user top`.
+//! - [`show_config`]: `scontrol show config`; [`hostlist_command`]:
+//!   `scontrol show hostnames|hostlist|hostlistsorted`.
 
 mod c_number;
 pub mod cluster_view;
 pub mod display;
 mod error;
 pub mod getopt;
+pub mod hostlist_command;
 pub mod memory;
 pub mod node_info;
 pub mod node_state;
@@ -30,6 +33,7 @@ pub mod sacct;
 pub mod sacctmgr;
 pub mod sbatch;
 pub mod scontrol;
+pub mod show_config;
 pub mod sinfo;
 pub mod squeue;
 pub mod sreport;

@@ -25,13 +25,33 @@ pub enum Layout {
     OneLine,
 }
 
+/// Whether `show job` prints the allocation's details (`scontrol -d`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Details {
+    #[default]
+    Plain,
+    /// `-d`: `JOB_GRES=` and one `Nodes=... Mem=... GRES=...` line per
+    /// group of nodes holding the same share.
+    Allocation,
+}
+
 /// `scontrol show job` for one job.
 pub fn show_job(job: &Job, context: &DisplayContext, layout: Layout) -> String {
+    show_job_with(job, context, layout, Details::Plain)
+}
+
+/// `scontrol [-d] show job` for one job.
+pub fn show_job_with(
+    job: &Job,
+    context: &DisplayContext,
+    layout: Layout,
+    details: Details,
+) -> String {
     let (separator, end) = match layout {
         Layout::Lines => ("\n   ", "\n\n"),
         Layout::OneLine => (" ", "\n"),
     };
-    let lines: Vec<String> = record_lines(job, context)
+    let lines: Vec<String> = record_lines(job, context, details)
         .into_iter()
         .map(|items| items.join(" "))
         .collect();
@@ -40,8 +60,18 @@ pub fn show_job(job: &Job, context: &DisplayContext, layout: Layout) -> String {
 
 /// `scontrol show job` for several jobs, one record after the other.
 pub fn show_jobs(jobs: &[Job], context: &DisplayContext, layout: Layout) -> String {
+    show_jobs_with(jobs, context, layout, Details::Plain)
+}
+
+/// `scontrol [-d] show job` for several jobs.
+pub fn show_jobs_with(
+    jobs: &[Job],
+    context: &DisplayContext,
+    layout: Layout,
+    details: Details,
+) -> String {
     jobs.iter()
-        .map(|job| show_job(job, context, layout))
+        .map(|job| show_job_with(job, context, layout, details))
         .collect()
 }
 
@@ -67,7 +97,7 @@ fn item(key: &str, value: impl std::fmt::Display) -> String {
     format!("{key}={value}")
 }
 
-fn record_lines(job: &Job, context: &DisplayContext) -> Vec<Vec<String>> {
+fn record_lines(job: &Job, context: &DisplayContext, details: Details) -> Vec<Vec<String>> {
     let time = |ms: Option<u64>| slurm_time_text(ms, context.utc_offset_seconds);
     let times = JobTimes::of(job, context);
     let node_list = context.node_list(job);
@@ -146,10 +176,16 @@ fn record_lines(job: &Job, context: &DisplayContext) -> Vec<Vec<String>> {
     if let Some(batch_host) = context.nodes(job).first() {
         lines.push(vec![item("BatchHost", batch_host)]);
     }
-    lines.extend(resource_lines(job, context));
+    lines.extend(resource_lines(job, context, details));
     lines.extend([
         vec![item("Command", "(null)")],
         vec![item("WorkDir", &job.spec.work_dir)],
+    ]);
+    if let Some(comment) = &job.spec.comment {
+        // Slurm prints this item with a space after it.
+        lines.push(vec![format!("Comment={comment} ")]);
+    }
+    lines.extend([
         vec![item("StdErr", stream_path(job, Stream::Stderr))],
         vec![item("StdIn", stream_path(job, Stream::Stdin))],
         vec![item("StdOut", stream_path(job, Stream::Stdout))],
@@ -158,7 +194,8 @@ fn record_lines(job: &Job, context: &DisplayContext) -> Vec<Vec<String>> {
     lines
 }
 
-fn resource_lines(job: &Job, context: &DisplayContext) -> Vec<Vec<String>> {
+/// The job's trackable resources: `cpu=4,mem=2G,node=1,billing=4`.
+pub(crate) fn tres_text(job: &Job, context: &DisplayContext) -> String {
     let cpus = context.cpu_count(job);
     let nodes = context.node_count(job);
     let memory_mb = job.spec.memory_per_node_mb.unwrap_or(0);
@@ -171,7 +208,14 @@ fn resource_lines(job: &Job, context: &DisplayContext) -> Vec<Vec<String>> {
     }
     tres.push(item("node", nodes));
     tres.push(item("billing", cpus));
-    vec![
+    tres.join(",")
+}
+
+fn resource_lines(job: &Job, context: &DisplayContext, details: Details) -> Vec<Vec<String>> {
+    let cpus = context.cpu_count(job);
+    let nodes = context.node_count(job);
+    let memory_mb = job.spec.memory_per_node_mb.unwrap_or(0);
+    let mut lines = vec![
         vec![
             item("NumNodes", nodes),
             item("NumCPUs", cpus),
@@ -179,12 +223,17 @@ fn resource_lines(job: &Job, context: &DisplayContext) -> Vec<Vec<String>> {
             item("CPUs/Task", job.spec.cpus_per_task),
             item("ReqB:S:C:T", "0:0:*:*"),
         ],
-        vec![item("TRES", tres.join(","))],
+        vec![item("TRES", tres_text(job, context))],
         vec![
             item("Socks/Node", "*"),
             item("NtasksPerN:B:S:C", "0:0:*:*"),
             item("CoreSpec", "*"),
         ],
+    ];
+    if details == Details::Allocation {
+        lines.extend(allocation_lines(job));
+    }
+    lines.extend([
         vec![
             item("MinCPUsNode", job.spec.cpus_per_task),
             item("MinMemoryNode", format_megabytes(memory_mb)),
@@ -197,7 +246,63 @@ fn resource_lines(job: &Job, context: &DisplayContext) -> Vec<Vec<String>> {
             item("Licenses", "(null)"),
             item("Network", "(null)"),
         ],
-    ]
+    ]);
+    lines
+}
+
+/// `-d`: `JOB_GRES=gpu:2` (`(null)` without GPUs), then `  Nodes=n[1-2]
+/// Mem=1024 GRES=gpu:1(IDX:0)` for each run of nodes holding the same
+/// share, memory in MB. Slurm also prints `CPU_IDs=` (the cores bound);
+/// Corral does not bind CPUs to cores, so it leaves that item out. Only a
+/// job that holds (or held) an allocation has these lines.
+fn allocation_lines(job: &Job) -> Vec<Vec<String>> {
+    let Some(allocation) = job
+        .allocation
+        .as_ref()
+        .filter(|_| job.state != JobState::Pending)
+    else {
+        return Vec::new();
+    };
+    let gpus: usize = allocation.shares.iter().map(|share| share.gpus.len()).sum();
+    let job_gres = match gpus {
+        0 => "(null)".to_string(),
+        count => format!("gpu:{count}"),
+    };
+    let mut lines = vec![vec![item("JOB_GRES", job_gres)]];
+    let mut runs: Vec<(Vec<String>, u64, String)> = Vec::new();
+    for share in &allocation.shares {
+        let gres = share_gres_text(&share.gpus);
+        match runs.last_mut() {
+            Some((names, memory_mb, last_gres))
+                if *memory_mb == share.memory_mb && *last_gres == gres =>
+            {
+                names.push(share.node.clone())
+            }
+            _ => runs.push((vec![share.node.clone()], share.memory_mb, gres)),
+        }
+    }
+    for (names, memory_mb, gres) in runs {
+        lines.push(vec![format!(
+            "  Nodes={} Mem={memory_mb} GRES={gres}",
+            corral_state::hostlist::compress(&names)
+        )]);
+    }
+    lines
+}
+
+/// A node's GPUs as Slurm's `gres_detail_str`: `gpu:2(IDX:0-1)`, empty
+/// without GPUs.
+fn share_gres_text(gpus: &[u32]) -> String {
+    if gpus.is_empty() {
+        return String::new();
+    }
+    let mut sorted = gpus.to_vec();
+    sorted.sort_unstable();
+    format!(
+        "gpu:{}(IDX:{})",
+        gpus.len(),
+        corral_state::ArraySpec::compact(&sorted, None)
+    )
 }
 
 fn time_limit_text(limit: LimitView) -> String {
@@ -216,16 +321,16 @@ fn or_null(text: &str) -> &str {
 }
 
 /// The times Slurm keeps for a job, derived from what Corral records.
-struct JobTimes {
+pub(crate) struct JobTimes {
     /// When the job became eligible: at submission unless held.
-    eligible_ms: Option<u64>,
-    start_ms: Option<u64>,
-    end_ms: Option<u64>,
-    last_schedule_ms: Option<u64>,
+    pub(crate) eligible_ms: Option<u64>,
+    pub(crate) start_ms: Option<u64>,
+    pub(crate) end_ms: Option<u64>,
+    pub(crate) last_schedule_ms: Option<u64>,
 }
 
 impl JobTimes {
-    fn of(job: &Job, context: &DisplayContext) -> JobTimes {
+    pub(crate) fn of(job: &Job, context: &DisplayContext) -> JobTimes {
         let held = job.state == JobState::Pending
             && matches!(job.reason, JobReason::JobHeldUser | JobReason::JobHeldAdmin);
         // A job cancelled before it started ends and "starts" at once in Slurm.
@@ -303,6 +408,46 @@ mod tests {
         assert!(text.contains("NodeList=n[1-2]\n   BatchHost=n1\n"));
         assert!(text.contains("TRES=cpu=1,mem=2G,node=2,billing=1"));
         assert!(text.contains("MinMemoryNode=1G"));
+    }
+
+    #[test]
+    fn details_list_each_share_and_comments_print() {
+        use corral_state::{Allocation, AllocationId, NodeShare};
+        let mut context = DisplayContext::new(61_000, 0);
+        let mut j = job(3, "x", JobState::Running);
+        j.start_time_ms = Some(1_000);
+        std::sync::Arc::make_mut(&mut j.spec).comment = Some("note".to_string());
+        let share = |node: &str, memory_mb, gpus: Vec<u32>| NodeShare {
+            node: node.to_string(),
+            cpus: 4,
+            memory_mb,
+            gpus,
+        };
+        j.allocation = Some(Allocation {
+            id: AllocationId(1),
+            shares: vec![
+                share("n1", 1_024, vec![0, 1]),
+                share("n2", 1_024, vec![0, 1]),
+                share("n3", 512, vec![]),
+            ],
+        });
+        context
+            .node_names
+            .insert(3, vec!["n1".into(), "n2".into(), "n3".into()]);
+        let plain = show_job(&j, &context, Layout::Lines);
+        assert!(!plain.contains("JOB_GRES"));
+        assert!(plain.contains("\n   WorkDir=/home/alice/work\n   Comment=note \n   StdErr="));
+        let detailed = show_job_with(&j, &context, Layout::Lines, Details::Allocation);
+        assert!(detailed.contains(
+            "CoreSpec=*\n   JOB_GRES=gpu:4\n     Nodes=n[1-2] Mem=1024 GRES=gpu:2(IDX:0-1)\n     Nodes=n3 Mem=512 GRES=\n   MinCPUsNode=1"
+        ), "{detailed}");
+        let one = show_job_with(&j, &context, Layout::OneLine, Details::Allocation);
+        assert!(
+            one.contains(" JOB_GRES=gpu:4   Nodes=n[1-2] Mem=1024 GRES=gpu:2(IDX:0-1)   Nodes=n3")
+        );
+        j.state = JobState::Pending;
+        let pending = show_job_with(&j, &context, Layout::Lines, Details::Allocation);
+        assert!(!pending.contains("JOB_GRES"));
     }
 
     #[test]

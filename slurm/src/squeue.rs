@@ -1,239 +1,40 @@
-//! squeue's `-o/--format` engine (`squeue/opts.c` and `print.c`).
+//! squeue 22.05: the format engine (`squeue/opts.c` and `print.c`) here;
+//! what each field shows in [`fields`], the sort keys of `-S` in [`sort`],
+//! the command line and the `SQUEUE_*` variables in [`options`].
 //!
-//! A format is a prefix, then fields `%[.][width]X`, each followed by the
-//! literal text up to the next `%` (`%%` does not print a percent sign: like
-//! Slurm's `strtok`, it is skipped). `.` right-aligns; the default is left.
-//! A left-aligned value is always cut to its width; a right-aligned one is
-//! cut too, except durations and the `NODELIST(REASON)` header, which Slurm
-//! lets overflow. A field letter squeue does not know prints back as written
-//! (`%z`) and yields the line `squeue: error: Invalid job format
-//! specification: z`.
+//! A `-o` format is a prefix, then fields `%[.][width]X`, each followed by
+//! the literal text up to the next `%` (`%%` does not print a percent sign:
+//! like Slurm's `strtok`, it is skipped). `.` right-aligns; the default is
+//! left. A left-aligned value is always cut to its width; a right-aligned
+//! one is cut too, except durations and node lists, which Slurm lets
+//! overflow. A character that is no field letter prints back as written
+//! (`%-5j`) and yields the line `squeue: error: Invalid job format
+//! specification: -`.
 //!
-//! Fields: `a A C c D i j l L m M N o P q Q r R S t T u U V Z` (see
-//! [`FieldKind`]).
+//! A `-O` format is a comma-separated list of `name[:[.]width[suffix]]`
+//! (any case); without `:` a field is 20 wide, left-aligned, with nothing
+//! after it. An unknown name prints only its suffix and yields `squeue:
+//! error: Invalid job format specification: name`.
 
-use corral_state::{Job, JobState};
+mod fields;
+pub mod options;
+pub mod sort;
 
-use crate::display::{reason_text, DisplayContext, LimitView};
-use crate::error::error_line;
-use crate::memory::format_megabytes;
-use crate::time::{squeue_duration, squeue_time_limit, TimeLimit};
+pub use fields::FieldKind;
+
+use corral_state::Job;
+
+use crate::display::DisplayContext;
+use crate::error::{error_line, SlurmError, EXIT_FAILURE};
 
 /// `squeue` without `-o`.
 pub const DEFAULT_FORMAT: &str = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R";
 /// `squeue -l`.
 pub const LONG_FORMAT: &str = "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R";
+/// `squeue --start` without a format.
+pub const START_FORMAT: &str = "%.18i %.9P %.8j %.8u %.2t %.19S %.6D %20Y %R";
 
-/// What a field shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FieldKind {
-    /// `%a` ACCOUNT
-    Account,
-    /// `%A` JOBID (the job's own id)
-    JobIdRaw,
-    /// `%b` TRES_PER_NODE (the GPUs asked per node)
-    TresPerNode,
-    /// `%C` CPUS
-    Cpus,
-    /// `%c` MIN_CPUS (CPUs per task)
-    MinCpus,
-    /// `%D` NODES
-    Nodes,
-    /// `%E` DEPENDENCY
-    Dependency,
-    /// `%F` ARRAY_JOB_ID
-    ArrayJobId,
-    /// `%K` ARRAY_TASK_ID
-    ArrayTaskId,
-    /// `%i` JOBID
-    JobId,
-    /// `%j` NAME
-    Name,
-    /// `%l` TIME_LIMIT
-    TimeLimit,
-    /// `%L` TIME_LEFT
-    TimeLeft,
-    /// `%m` MIN_MEMORY
-    MinMemory,
-    /// `%M` TIME (used)
-    TimeUsed,
-    /// `%N` NODELIST
-    NodeList,
-    /// `%o` COMMAND
-    Command,
-    /// `%P` PARTITION
-    Partition,
-    /// `%q` QOS
-    Qos,
-    /// `%Q` PRIORITY
-    Priority,
-    /// `%r` REASON
-    Reason,
-    /// `%R` NODELIST(REASON)
-    ReasonList,
-    /// `%S` START_TIME
-    StartTime,
-    /// `%t` ST
-    StateCompact,
-    /// `%T` STATE
-    State,
-    /// `%u` USER
-    User,
-    /// `%U` UID
-    UserId,
-    /// `%V` SUBMIT_TIME
-    SubmitTime,
-    /// `%Z` WORK_DIR
-    WorkDir,
-    /// An unknown letter; prints the text it came from.
-    Invalid(String),
-}
-
-impl FieldKind {
-    fn from_letter(letter: char) -> Option<FieldKind> {
-        Some(match letter {
-            'a' => FieldKind::Account,
-            'A' => FieldKind::JobIdRaw,
-            'b' => FieldKind::TresPerNode,
-            'C' => FieldKind::Cpus,
-            'c' => FieldKind::MinCpus,
-            'D' => FieldKind::Nodes,
-            'E' => FieldKind::Dependency,
-            'F' => FieldKind::ArrayJobId,
-            'K' => FieldKind::ArrayTaskId,
-            'i' => FieldKind::JobId,
-            'j' => FieldKind::Name,
-            'l' => FieldKind::TimeLimit,
-            'L' => FieldKind::TimeLeft,
-            'm' => FieldKind::MinMemory,
-            'M' => FieldKind::TimeUsed,
-            'N' => FieldKind::NodeList,
-            'o' => FieldKind::Command,
-            'P' => FieldKind::Partition,
-            'q' => FieldKind::Qos,
-            'Q' => FieldKind::Priority,
-            'r' => FieldKind::Reason,
-            'R' => FieldKind::ReasonList,
-            'S' => FieldKind::StartTime,
-            't' => FieldKind::StateCompact,
-            'T' => FieldKind::State,
-            'u' => FieldKind::User,
-            'U' => FieldKind::UserId,
-            'V' => FieldKind::SubmitTime,
-            'Z' => FieldKind::WorkDir,
-            _ => return None,
-        })
-    }
-
-    fn header(&self) -> &str {
-        match self {
-            FieldKind::Account => "ACCOUNT",
-            FieldKind::JobIdRaw | FieldKind::JobId => "JOBID",
-            FieldKind::TresPerNode => "TRES_PER_NODE",
-            FieldKind::Cpus => "CPUS",
-            FieldKind::MinCpus => "MIN_CPUS",
-            FieldKind::Nodes => "NODES",
-            FieldKind::Dependency => "DEPENDENCY",
-            FieldKind::ArrayJobId => "ARRAY_JOB_ID",
-            FieldKind::ArrayTaskId => "ARRAY_TASK_ID",
-            FieldKind::Name => "NAME",
-            FieldKind::TimeLimit => "TIME_LIMIT",
-            FieldKind::TimeLeft => "TIME_LEFT",
-            FieldKind::MinMemory => "MIN_MEMORY",
-            FieldKind::TimeUsed => "TIME",
-            FieldKind::NodeList => "NODELIST",
-            FieldKind::Command => "COMMAND",
-            FieldKind::Partition => "PARTITION",
-            FieldKind::Qos => "QOS",
-            FieldKind::Priority => "PRIORITY",
-            FieldKind::Reason => "REASON",
-            FieldKind::ReasonList => "NODELIST(REASON)",
-            FieldKind::StartTime => "START_TIME",
-            FieldKind::StateCompact => "ST",
-            FieldKind::State => "STATE",
-            FieldKind::User => "USER",
-            FieldKind::UserId => "UID",
-            FieldKind::SubmitTime => "SUBMIT_TIME",
-            FieldKind::WorkDir => "WORK_DIR",
-            FieldKind::Invalid(_) => "",
-        }
-    }
-
-    /// The value and whether a right-aligned value is cut to the width.
-    fn value(&self, job: &Job, context: &DisplayContext) -> (String, bool) {
-        let cut = |text: String| (text, true);
-        match self {
-            FieldKind::Account => cut(context.account(job)),
-            FieldKind::JobId => cut(context.job_id_text(job)),
-            FieldKind::JobIdRaw => cut(context.raw_job_id(job).to_string()),
-            FieldKind::ArrayJobId => cut(job
-                .array
-                .map_or(job.id, |task| task.array_job_id)
-                .to_string()),
-            FieldKind::ArrayTaskId => cut(context.array_task_text(job)),
-            FieldKind::Dependency => cut(job
-                .dependencies
-                .as_ref()
-                .map_or_else(|| "(null)".to_string(), |d| d.slurm_text())),
-            FieldKind::TresPerNode => cut(match job.spec.gpus_per_node {
-                0 => "N/A".to_string(),
-                gpus => format!("gres:gpu:{gpus}"),
-            }),
-            FieldKind::Cpus => cut(context.cpu_count(job).to_string()),
-            FieldKind::MinCpus => cut(job.spec.cpus_per_task.to_string()),
-            FieldKind::Nodes => cut(context.node_count(job).to_string()),
-            FieldKind::Name => cut(job.spec.name.clone()),
-            FieldKind::TimeLimit => limit_value(context.time_limit(job), squeue_time_limit),
-            FieldKind::TimeLeft => limit_value(context.time_limit(job), |limit| match limit {
-                TimeLimit::Unlimited => squeue_time_limit(limit),
-                TimeLimit::Minutes(minutes) => {
-                    squeue_duration(i64::from(minutes) * 60 - context.time_used_seconds(job))
-                }
-            }),
-            FieldKind::MinMemory => cut(format_megabytes(job.spec.memory_per_node_mb.unwrap_or(0))),
-            FieldKind::TimeUsed => (squeue_duration(context.time_used_seconds(job)), false),
-            FieldKind::NodeList => cut(context.node_list(job)),
-            FieldKind::Command => cut("(null)".to_string()),
-            FieldKind::Partition => cut(job.partition.clone()),
-            FieldKind::Qos => cut("normal".to_string()),
-            FieldKind::Priority => cut(context.priority(job).to_string()),
-            FieldKind::Reason => cut(reason_text(job).to_string()),
-            FieldKind::ReasonList => cut(reason_list(job, context)),
-            FieldKind::StartTime => cut(match job.start_time_ms {
-                Some(ms) => context.timestamp(ms),
-                None => "N/A".to_string(),
-            }),
-            FieldKind::StateCompact => cut(job.state.slurm_short_name().to_string()),
-            FieldKind::State => cut(job.state.slurm_name().to_string()),
-            FieldKind::User => cut(job.user.clone()),
-            FieldKind::UserId => cut(job.uid.to_string()),
-            FieldKind::SubmitTime => cut(context.timestamp(job.submit_time_ms)),
-            FieldKind::WorkDir => cut(job.spec.work_dir.clone()),
-            FieldKind::Invalid(_) => (String::new(), true),
-        }
-    }
-}
-
-/// `UNLIMITED`/`NOT_SET` are cut like text; a duration may overflow.
-fn limit_value(limit: LimitView, duration: impl Fn(TimeLimit) -> String) -> (String, bool) {
-    match limit {
-        LimitView::NotSet => ("NOT_SET".to_string(), true),
-        LimitView::Limit(TimeLimit::Unlimited) => (duration(TimeLimit::Unlimited), true),
-        LimitView::Limit(limit) => (duration(limit), false),
-    }
-}
-
-/// `%R`: `(Reason)` for a job that waits or failed, else its nodes.
-fn reason_list(job: &Job, context: &DisplayContext) -> String {
-    match job.state {
-        JobState::Pending | JobState::Timeout | JobState::Failed => {
-            format!("({})", reason_text(job))
-        }
-        _ => context.node_list(job),
-    }
-}
-
-/// One `%` field of a format.
+/// One field of a format.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
     pub kind: FieldKind,
@@ -243,7 +44,7 @@ pub struct Field {
     pub suffix: String,
 }
 
-/// A parsed `-o` format.
+/// A parsed `-o` or `-O` format.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobFormat {
     /// Literal text before the first field.
@@ -251,10 +52,16 @@ pub struct JobFormat {
     pub fields: Vec<Field>,
 }
 
+/// An `-O` field without `:width` (`_parse_long_token`).
+const LONG_FIELD_WIDTH_DEFAULT: usize = 20;
+
 impl JobFormat {
-    /// Parses a format; unknown letters come back as the lines squeue prints
+    /// Parses `-o`; unknown letters come back as the lines squeue prints
     /// on stderr (it carries on regardless).
     pub fn parse(format: &str) -> (JobFormat, Vec<String>) {
+        if format.eq_ignore_ascii_case("%all") {
+            return (JobFormat::parse(&all_letters_format()).0, Vec::new());
+        }
         let mut warnings = Vec::new();
         let (prefix, body) = match format.find('%') {
             Some(index) => (&format[..index], &format[index..]),
@@ -265,7 +72,7 @@ impl JobFormat {
             .filter(|token| !token.is_empty())
             .map(|token| {
                 let field = parse_token(token);
-                if let FieldKind::Invalid(_) = field.kind {
+                if field.kind == FieldKind::Invalid {
                     let letter = token
                         .trim_start_matches('.')
                         .trim_start_matches(|c: char| c.is_ascii_digit());
@@ -286,6 +93,56 @@ impl JobFormat {
             warnings,
         )
     }
+
+    /// Parses `-O`. Unknown names come back as squeue's stderr lines; a
+    /// name Slurm has whose data Corral lacks is refused.
+    pub fn parse_long(format: &str) -> Result<(JobFormat, Vec<String>), SlurmError> {
+        let mut warnings = Vec::new();
+        let mut fields = Vec::new();
+        for token in format.split(',').filter(|token| !token.is_empty()) {
+            let (name, width, right_aligned, suffix) = parse_long_token(token);
+            if let Some(refused) = fields::REFUSED_NAMES
+                .iter()
+                .find(|refused| refused.eq_ignore_ascii_case(name))
+            {
+                return Err(SlurmError::command_error(
+                    "squeue",
+                    &format!("-O {refused} is not supported by Corral yet"),
+                    EXIT_FAILURE,
+                ));
+            }
+            let kind = FieldKind::from_long_name(name).unwrap_or(FieldKind::Invalid);
+            if kind == FieldKind::Invalid {
+                warnings.push(error_line(
+                    "squeue",
+                    &format!("Invalid job format specification: {name}"),
+                ));
+            }
+            fields.push(Field {
+                kind,
+                // Slurm prints only the suffix of an unknown field.
+                width: if kind == FieldKind::Invalid { 0 } else { width },
+                right_aligned,
+                suffix,
+            });
+        }
+        Ok((
+            JobFormat {
+                prefix: String::new(),
+                fields,
+            },
+            warnings,
+        ))
+    }
+}
+
+/// `-o %all`: every letter, `a` to `z` then `A` to `Z`, separated by `|`.
+fn all_letters_format() -> String {
+    ('a'..='z')
+        .chain('A'..='Z')
+        .map(|letter| format!("%{letter}"))
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 /// `[.][digits]letter suffix`, as Slurm's `_parse_token` reads it.
@@ -293,7 +150,7 @@ fn parse_token(token: &str) -> Field {
     let right_aligned = token.starts_with('.');
     let rest = if right_aligned { &token[1..] } else { token };
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let width = rest[..digits].parse().unwrap_or(0).min(WIDTH_MAX);
+    let width = parse_width(&rest[..digits]);
     let after = &rest[digits..];
     let letter = after.chars().next();
     let suffix_start = letter.map_or(0, char::len_utf8);
@@ -306,12 +163,36 @@ fn parse_token(token: &str) -> Field {
         },
         // Slurm prints an unknown field as the text it came from, unpadded.
         None => Field {
-            kind: FieldKind::Invalid(format!("%{token}")),
+            kind: FieldKind::Invalid,
             width: 0,
             right_aligned,
             suffix: format!("%{token}"),
         },
     }
+}
+
+/// `name[:[.]width[suffix]]`: the width read as `strtol` reads it,
+/// whatever follows is the suffix.
+fn parse_long_token(token: &str) -> (&str, usize, bool, String) {
+    let Some((name, spec)) = token.split_once(':') else {
+        return (token, LONG_FIELD_WIDTH_DEFAULT, false, String::new());
+    };
+    let right_aligned = spec.starts_with('.');
+    let spec = if right_aligned { &spec[1..] } else { spec };
+    let digits = spec.bytes().take_while(u8::is_ascii_digit).count();
+    (
+        name,
+        parse_width(&spec[..digits]),
+        right_aligned,
+        spec[digits..].to_string(),
+    )
+}
+
+fn parse_width(digits: &str) -> usize {
+    if digits.is_empty() {
+        return 0;
+    }
+    digits.parse::<usize>().unwrap_or(WIDTH_MAX).min(WIDTH_MAX)
 }
 
 /// Widths beyond this are clamped (Slurm formats into a bounded buffer).
@@ -337,6 +218,22 @@ fn fit(text: &str, width: usize, right_aligned: bool, cut: bool) -> String {
     }
 }
 
+/// The header line of a format.
+pub fn header_line(format: &JobFormat) -> String {
+    let mut out = format.prefix.clone();
+    for field in &format.fields {
+        out.push_str(&fit(
+            field.kind.header(),
+            field.width,
+            field.right_aligned,
+            field.kind.header_is_cut(),
+        ));
+        out.push_str(&field.suffix);
+    }
+    out.push('\n');
+    out
+}
+
 /// Prints jobs in the given format, one line each, with the header line
 /// first unless `header` is false (`-h`).
 pub fn format_jobs(
@@ -345,21 +242,11 @@ pub fn format_jobs(
     context: &DisplayContext,
     header: bool,
 ) -> String {
-    let mut out = String::new();
-    if header {
-        out.push_str(&format.prefix);
-        for field in &format.fields {
-            let cut = field.kind != FieldKind::ReasonList;
-            out.push_str(&fit(
-                field.kind.header(),
-                field.width,
-                field.right_aligned,
-                cut,
-            ));
-            out.push_str(&field.suffix);
-        }
-        out.push('\n');
-    }
+    let mut out = if header {
+        header_line(format)
+    } else {
+        String::new()
+    };
     for job in jobs {
         out.push_str(&format.prefix);
         for field in &format.fields {
@@ -372,7 +259,8 @@ pub fn format_jobs(
     out
 }
 
-/// The first line of `squeue -l`: the time, as `ctime` prints it.
+/// The time line squeue prints first with `-l`, `-i` or `-v`: the time,
+/// as `ctime` prints it.
 pub fn long_list_time_line(context: &DisplayContext) -> String {
     format!(
         "{}\n",
@@ -384,6 +272,7 @@ pub fn long_list_time_line(context: &DisplayContext) -> String {
 mod tests {
     use super::*;
     use crate::display::tests::job;
+    use corral_state::JobState;
     use proptest::prelude::*;
 
     fn render(format: &str, jobs: &[Job], context: &DisplayContext, header: bool) -> String {
@@ -394,24 +283,23 @@ mod tests {
 
     #[test]
     fn parses_fields_prefix_and_suffixes() {
-        let (format, warnings) = JobFormat::parse("id:%.18i|%-5j%%x");
+        let (format, warnings) = JobFormat::parse("id:%.18i|%-5j%%@%x");
         assert_eq!(format.prefix, "id:");
         assert_eq!(format.fields[0].width, 18);
         assert!(format.fields[0].right_aligned);
         assert_eq!(format.fields[0].suffix, "|");
         // `-` is no flag for squeue: `%-5j` is the unknown letter `-`.
-        assert_eq!(
-            format.fields[1].kind,
-            FieldKind::Invalid("%-5j".to_string())
-        );
+        assert_eq!(format.fields[1].kind, FieldKind::Invalid);
+        assert_eq!(format.fields[1].suffix, "%-5j");
         assert_eq!(
             warnings,
             vec![
                 "squeue: error: Invalid job format specification: -",
-                "squeue: error: Invalid job format specification: x",
+                "squeue: error: Invalid job format specification: @",
             ]
         );
-        assert_eq!(format.fields[2].kind, FieldKind::Invalid("%x".to_string()));
+        assert_eq!(format.fields[2].kind, FieldKind::Invalid);
+        assert_eq!(format.fields[3].kind, FieldKind::ExcludedNodes);
     }
 
     #[test]
@@ -472,7 +360,135 @@ mod tests {
         );
     }
 
+    #[test]
+    fn parses_long_formats() {
+        let (format, warnings) =
+            JobFormat::parse_long("JobID,name:.5|,bogus:3x,,NumTasks,numtask,state:").unwrap();
+        assert_eq!(
+            warnings,
+            vec!["squeue: error: Invalid job format specification: bogus"]
+        );
+        let kinds: Vec<FieldKind> = format.fields.iter().map(|f| f.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                FieldKind::JobIdRaw,
+                FieldKind::Name,
+                FieldKind::Invalid,
+                FieldKind::NumTasks,
+                FieldKind::NumTasks,
+                FieldKind::State
+            ]
+        );
+        assert_eq!(format.fields[0].width, 20);
+        assert_eq!(format.fields[0].suffix, "");
+        assert_eq!(format.fields[1].width, 5);
+        assert!(format.fields[1].right_aligned);
+        assert_eq!(format.fields[1].suffix, "|");
+        assert_eq!(format.fields[2].suffix, "x");
+        assert_eq!(format.fields[5].width, 0);
+        assert_eq!(
+            JobFormat::parse_long("name:99999999999999999999")
+                .unwrap()
+                .0
+                .fields[0]
+                .width,
+            WIDTH_MAX
+        );
+        let header = header_line(&format);
+        assert_eq!(
+            header,
+            "JOBID                NAME|xTASKS               TASKS               STATE\n"
+        );
+    }
+
+    #[test]
+    fn all_is_every_letter() {
+        let (format, warnings) = JobFormat::parse("%ALL");
+        assert!(warnings.is_empty());
+        assert_eq!(format.fields.len(), 52);
+        assert_eq!(format.fields[0].kind, FieldKind::Account);
+        assert_eq!(format.fields[0].suffix, "|");
+        assert_eq!(format.fields[51].kind, FieldKind::WorkDir);
+        assert_eq!(format.fields[51].suffix, "");
+    }
+
+    #[test]
+    fn every_letter_is_a_field() {
+        let letters: String = ('a'..='z')
+            .chain('A'..='Z')
+            .map(|c| format!("%{c}|"))
+            .collect();
+        let (_, warnings) = JobFormat::parse(&letters);
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn fields_corral_knows_without_slurms_defaults() {
+        let mut context = DisplayContext::new(120_000, 0);
+        let mut running = job(3, "r", JobState::Running);
+        running.start_time_ms = Some(60_000);
+        running.submit_time_ms = 30_000;
+        let spec = std::sync::Arc::make_mut(&mut running.spec);
+        spec.comment = Some("hello".to_string());
+        spec.qos = Some("high".to_string());
+        spec.nice = -5;
+        spec.time_limit_minutes = Some(10);
+        context.node_names.insert(3, vec!["n1".into(), "n2".into()]);
+        context.priorities.insert(3, u32::MAX / 2);
+        let out = render(
+            "%B|%k|%q|%y|%e|%n|%x|%X|%Y|%z|%p|%h|%d|%f|%g|%G",
+            std::slice::from_ref(&running),
+            &context,
+            false,
+        );
+        assert_eq!(
+            out,
+            "n1|hello|high|-5|1970-01-01T00:11:00|||N/A|(null)|*:*:*|0.49999999988358|OK|0|(null)|0|0\n"
+        );
+        context
+            .partition_time_limits
+            .insert("debug".to_string(), None);
+        std::sync::Arc::make_mut(&mut running.spec).time_limit_minutes = None;
+        let pending = job(4, "p", JobState::Pending);
+        let out = render("%e|%B|%k", &[running, pending], &context, false);
+        assert_eq!(out, "NONE|n1|hello\nN/A|n/a|(null)\n");
+        let (format, _) =
+            JobFormat::parse_long("pendingtime,exit_code:3,cluster:8,stdout:0").unwrap();
+        context.cluster_name = Some("lab".to_string());
+        let mut failed = job(5, "f", JobState::Failed);
+        failed.exit_status.code = 2;
+        failed.start_time_ms = Some(90_000);
+        let out = format_jobs(&[failed], &format, &context, false);
+        assert_eq!(
+            out,
+            "90                  512lab     /home/alice/work/slurm-5.out\n"
+        );
+    }
+
+    #[test]
+    fn node_lists_overflow_right_aligned_columns() {
+        let mut context = DisplayContext::new(0, 0);
+        let running = job(3, "r", JobState::Running);
+        context
+            .node_names
+            .insert(3, vec!["node1".into(), "node7".into()]);
+        let (format, _) = JobFormat::parse("%.4N|%.4R");
+        assert_eq!(
+            format_jobs(&[running], &format, &context, true),
+            "NODELIST|NODELIST(REASON)\nnode[1,7]|node[1,7]\n"
+        );
+    }
+
     proptest! {
+        #[test]
+        fn any_long_format_parses(format in "\\PC{0,30}") {
+            let context = DisplayContext::new(0, 0);
+            if let Ok((format, _)) = JobFormat::parse_long(&format) {
+                let _ = format_jobs(&[job(1, "a", JobState::Running)], &format, &context, true);
+            }
+        }
+
         #[test]
         fn any_format_renders(format in "\\PC{0,30}") {
             let context = DisplayContext::new(0, 0);

@@ -14,12 +14,20 @@
 //!   (the node's whole memory) is removed.
 //! - sbatch 88: Slurm was run as `/usr/bin/sbatch`, which is the argv[0]
 //!   glibc prints; the test passes that argv[0].
+//! - scontrol show config (29, 30, 128): Corral prints only the keys it
+//!   has a value for; the test compares those lines (and the header and
+//!   the controllers' status after a blank line) with the capture's,
+//!   with the lab's values (`MaxArraySize`, `SLURM_CONF`) given to it.
+//! - squeue 12 (`-O`) and 15 (`--start`) keep job 12: its reason is
+//!   replaced by `BeginTime` and its start time by the one Slurm had
+//!   planned for it, the two values `--begin` would have given it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use corral_slurm::sbatch::{self, BatchScript, Invocation, ScriptSource};
 use corral_slurm::scontrol::{self, Layout};
+use corral_slurm::squeue::options::{self as squeue_options, Invocation as SqueueInvocation};
 use corral_slurm::squeue::{self, JobFormat};
 use corral_slurm::time::unix_ms_from_civil;
 use corral_slurm::{DisplayContext, SlurmError};
@@ -551,4 +559,168 @@ fn scontrol_array_task_65_first_line_and_files() {
             .collect()
     };
     assert_eq!(pick(&shown), pick(&reference));
+}
+
+/// The queue of captures 09-25 with job 12 (`--begin=now+1hour`, submitted
+/// at 00:03:36) as Slurm showed it, for the captures that keep its row.
+fn first_queue_with_begin_job() -> (Vec<Job>, DisplayContext) {
+    let (mut jobs, mut context) = first_queue();
+    let mut later = wrap_job(12, "later", JobState::Pending);
+    later.submit_time_ms = at(0, 3, 36);
+    later.start_time_ms = Some(at(1, 3, 36));
+    context.priorities.insert(12, 4_294_901_749);
+    context.accounts.insert(12, "root".to_string());
+    jobs.push(later);
+    (jobs, context)
+}
+
+/// squeue's stdout for `argv` (without `squeue`) over the given jobs, the
+/// way the command runs: parse, filter, group, sort, print.
+fn squeue_run(words: &[&str], jobs: Vec<Job>, context: DisplayContext) -> String {
+    let argv: Vec<String> = std::iter::once("squeue")
+        .chain(words.iter().copied())
+        .map(str::to_string)
+        .collect();
+    let SqueueInvocation::List(query) =
+        squeue_options::parse_command_line(&argv, &[], "root").unwrap()
+    else {
+        panic!("squeue printed instead of listing");
+    };
+    assert!(query.warnings.is_empty(), "{:?}", query.warnings);
+    let rendered = query.render(jobs, context);
+    assert!(rendered.error.is_none());
+    rendered.stdout
+}
+
+/// Job 12's reason, which Corral has no variant for, as Slurm printed it.
+fn with_begin_time_reason(output: String) -> String {
+    output
+        .replace(
+            "12                  later               PENDING             None      ",
+            "12                  later               PENDING             BeginTime ",
+        )
+        .replace(
+            "(null)               (None)",
+            "(null)               (BeginTime)",
+        )
+}
+
+#[test]
+fn squeue_long_format_12() {
+    let (jobs, context) = first_queue_with_begin_job();
+    let output = squeue_run(
+        &[
+            "-O",
+            "JobID,Name,State,Reason,NumCPUs,TimeLimit,SubmitTime,StartTime",
+        ],
+        jobs,
+        context,
+    );
+    let reference = capture("12_squeue_O_long.txt");
+    assert_eq!(with_begin_time_reason(output), reference.output);
+    assert_eq!(reference.exit_code, 0);
+}
+
+#[test]
+fn squeue_start_15() {
+    let (jobs, context) = first_queue_with_begin_job();
+    let output = squeue_run(&["--start"], jobs, context);
+    let reference = capture("15_squeue_start.txt");
+    assert_eq!(with_begin_time_reason(output), reference.output);
+}
+
+#[test]
+fn squeue_default_sort_09_and_long_18_from_the_command_line() {
+    // Jobs in id order, as the cluster returns them; squeue sorts them.
+    let (mut jobs, context) = first_queue();
+    jobs.sort_by_key(|job| job.id);
+    let expected = without_lines_of_jobs(&capture("09_squeue_default.txt").output, &["12"]);
+    assert_eq!(squeue_run(&[], jobs.clone(), context.clone()), expected);
+    let expected = without_lines_of_jobs(&capture("18_squeue_long.txt").output, &["12"]);
+    assert_eq!(squeue_run(&["-l"], jobs.clone(), context.clone()), expected);
+    let expected = without_lines_of_jobs(&capture("16_squeue_states_pending.txt").output, &["12"]);
+    assert_eq!(
+        squeue_run(&["-t", "PENDING", "-h", "-o", "%i %T %r"], jobs, context),
+        expected
+    );
+}
+
+fn show_config_view(controllers: &[(&str, &str)]) -> corral_slurm::show_config::ConfigView {
+    corral_slurm::show_config::ConfigView {
+        cluster_name: "lab".to_string(),
+        controllers: controllers
+            .iter()
+            .map(
+                |(name, address)| corral_slurm::show_config::ControllerView {
+                    name: name.to_string(),
+                    address: address.to_string(),
+                },
+            )
+            .collect(),
+        first_job_id: 1,
+        kill_wait_s: 30,
+        max_array_size: 100_001,
+        min_job_age_s: 300,
+        slurmd_timeout_s: 300,
+        config_path: "/srv/slurm/etc/slurm.conf".to_string(),
+        now_ms: at(0, 3, 39),
+        utc_offset_seconds: 0,
+    }
+}
+
+/// The capture's lines for the keys Corral prints, in the capture's order.
+fn config_lines_of(capture_text: &str, printed: &str) -> String {
+    let keys: Vec<&str> = printed
+        .lines()
+        .filter_map(|line| line.split_once(" = ").map(|(key, _)| key.trim_end()))
+        .collect();
+    capture_text
+        .lines()
+        .filter(|line| {
+            line.starts_with("Configuration data as of")
+                || line
+                    .split_once(" = ")
+                    .is_some_and(|(key, _)| keys.contains(&key.trim_end()))
+        })
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+#[test]
+fn scontrol_show_config_29_30() {
+    let printed = corral_slurm::show_config::show_config(&show_config_view(&[("vm", "vm:6817")]));
+    let reference = capture("30_scontrol_show_config_full.txt");
+    let expected = config_lines_of(&reference.output, &printed);
+    assert_eq!(printed, expected);
+    assert_eq!(printed.lines().count(), 11, "{printed}");
+    // The report ends with a blank line and the controllers' status.
+    assert!(reference
+        .output
+        .ends_with("\n\nSlurmctld(primary) at vm is UP\n"));
+    let head = capture("29_scontrol_show_config_head60.txt");
+    assert_eq!(
+        printed.lines().next(),
+        head.output.lines().next(),
+        "the header line"
+    );
+}
+
+#[test]
+fn scontrol_show_config_controllers_128() {
+    let printed = corral_slurm::show_config::show_config(&show_config_view(&[
+        ("ctlA", "127.0.0.11:6817"),
+        ("ctlB", "127.0.0.12:6817"),
+    ]));
+    let grepped: String = printed
+        .lines()
+        .filter(|line| line.starts_with("SlurmctldHost"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let expected: String = capture("128_ha_scontrol_show_config_controllers.txt")
+        .output
+        .lines()
+        .filter(|line| line.starts_with("SlurmctldHost"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_eq!(grepped, expected);
 }

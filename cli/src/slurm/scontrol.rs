@@ -1,14 +1,19 @@
 //! `scontrol`: `ping`, `show job [ID]`, `show node [LIST]`, `show partition
-//! [NAME]`, `update NodeName=LIST State=... Reason=...`, `hold ID`,
-//! `release ID`, with `-o`.
+//! [NAME]`, `show config`, `show hostnames|hostlist|hostlistsorted`,
+//! `update NodeName=LIST State=... Reason=...`, `hold ID`, `release ID`,
+//! `version`, with `-o` and `-d`.
 
 use std::sync::Arc;
 
 use corral_client::Client;
 use corral_proto as wire;
 use corral_slurm::getopt::{Getopt, HasArg, OptionDef, Ordering};
+use corral_slurm::hostlist_command;
 use corral_slurm::node_info::{self, ShowEntity};
-use corral_slurm::scontrol::{malformed_job_id_error, show_jobs, unknown_job_error, Layout};
+use corral_slurm::scontrol::{
+    malformed_job_id_error, show_jobs_with, unknown_job_error, Details, Layout,
+};
+use corral_slurm::show_config::{self, ConfigView, ControllerView};
 use corral_slurm::update_node::{self, NodeChange, NodeUpdate};
 use corral_slurm::SlurmError;
 
@@ -63,13 +68,16 @@ const OPTIONS: &[OptionDef<Key>] = &[
 
 const USAGE: &str = "Usage: scontrol [<OPTION>] [<COMMAND>]
   Corral implements: ping, show job [<jobid>], show node [<nodes>],
-  show partition [<name>], update NodeName=<nodes> State=<state> Reason=<text>,
-  hold <jobid>, release <jobid>
+  show partition [<name>], show config, show hostnames [<list>],
+  show hostlist <list>, show hostlistsorted <list>,
+  update NodeName=<nodes> State=<state> Reason=<text>,
+  hold <jobid>, release <jobid>, version
   and the options -o (--oneliner), -d (--details), -Q, -v, -V.
 ";
 
 pub fn run(args: &[String]) -> Result<u8, SlurmError> {
     let mut layout = Layout::Lines;
+    let mut details = Details::Plain;
     let mut getopt = Getopt::new(OPTIONS, args, Ordering::RequireOrder);
     let argv0 = getopt.argv0().to_string();
     for found in getopt.by_ref() {
@@ -84,7 +92,8 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
         })?;
         match found.key {
             Key::OneLiner => layout = Layout::OneLine,
-            Key::Details | Key::Quiet | Key::Verbose => {}
+            Key::Details => details = Details::Allocation,
+            Key::Quiet | Key::Verbose => {}
             Key::Help | Key::Usage => {
                 print!("{USAGE}");
                 return Ok(0);
@@ -109,6 +118,9 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
             let (entity, name) = parsed?;
             return show_nodes_or_partitions(entity, name.as_deref(), layout);
         }
+        if let Some(code) = show_local(rest)? {
+            return Ok(code);
+        }
     }
     match words.as_slice() {
         [] => Err(SlurmError::command_error(
@@ -117,9 +129,13 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
             1,
         )),
         ["ping"] => ping(),
+        ["version"] => {
+            println!("slurm {}", corral_slurm::SLURM_VERSION);
+            Ok(0)
+        }
         ["update", rest @ ..] => update(rest),
         ["show", "job" | "jobs", rest @ ..] | ["show", "jobid", rest @ ..] => {
-            show_job(rest, layout)
+            show_job(rest, layout, details)
         }
         ["hold", ids @ ..] if !ids.is_empty() => {
             job_action(wire::job_action_request::Action::Hold, ids)
@@ -138,26 +154,116 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
 /// others, `DOWN` for those that do not answer; Slurm's banner when no
 /// controller leads.
 fn ping() -> Result<u8, SlurmError> {
+    print!("{}", ping_report()?);
+    Ok(0)
+}
+
+/// What `ping` prints, also the end of `show config`.
+fn ping_report() -> Result<String, SlurmError> {
     let client = Arc::new(connect(COMMAND)?);
     let runtime = super::runtime(COMMAND)?;
     let rows = runtime.block_on(crate::corral::status::collect(client.clone()));
     let mut leader_seen = false;
+    let mut out = String::new();
     for row in &rows {
         let leader = row.status.as_ref().is_some_and(|s| s.role == "leader");
         leader_seen |= leader;
         let role = if leader { "primary" } else { "backup" };
         let state = if row.status.is_some() { "UP" } else { "DOWN" };
-        println!("Slurmctld({role}) at {} is {state}", row.controller.name);
+        out.push_str(&format!(
+            "Slurmctld({role}) at {} is {state}\n",
+            row.controller.name
+        ));
     }
     if !leader_seen {
-        println!("*****************************************");
-        println!("** RESTORE SLURMCTLD DAEMON TO SERVICE **");
-        println!("*****************************************");
+        out.push_str("*****************************************\n");
+        out.push_str("** RESTORE SLURMCTLD DAEMON TO SERVICE **\n");
+        out.push_str("*****************************************\n");
     }
+    Ok(out)
+}
+
+/// `show config`, `show hostnames|hostlist|hostlistsorted`: `None` when
+/// the entity is none of these.
+fn show_local(words: &[&str]) -> Result<Option<u8>, SlurmError> {
+    use hostlist_command::LocalShow;
+    let Some(show) = hostlist_command::parse_show(words) else {
+        return Ok(None);
+    };
+    match show {
+        LocalShow::Config => show_configuration().map(Some),
+        LocalShow::Hostnames(list) => {
+            let list = list.or_else(|| std::env::var("SLURM_JOB_NODELIST").ok());
+            let output = hostlist_command::hostnames(list.as_deref());
+            print!("{}", output.stdout);
+            eprint!("{}", output.stderr);
+            Ok(Some(u8::try_from(output.exit_code).unwrap_or(1)))
+        }
+        LocalShow::Hostlist { list, sorted } => {
+            let list = list.ok_or_else(hostlist_command::missing_list_error)?;
+            let list = if list.starts_with('/') {
+                read_hostlist_file(&list)?
+            } else {
+                list
+            };
+            print!("{}", hostlist_command::encode(&list, sorted)?);
+            Ok(Some(0))
+        }
+    }
+}
+
+/// A file of host names, one or more a line.
+fn read_hostlist_file(path: &str) -> Result<String, SlurmError> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).map_err(|_| hostlist_command::unreadable_file_error(path))?;
+    let mut contents = Vec::new();
+    let limit = hostlist_command::HOSTLIST_FILE_BYTES_MAX as u64;
+    file.take(limit)
+        .read_to_end(&mut contents)
+        .map_err(|_| hostlist_command::unreadable_file_error(path))?;
+    if contents.len() as u64 >= limit {
+        return Err(hostlist_command::file_too_large_error(path));
+    }
+    Ok(hostlist_command::file_as_hostlist(
+        &String::from_utf8_lossy(&contents),
+    ))
+}
+
+/// `show config`: the keys Corral has, from the configuration file, then a
+/// blank line and the controllers' status.
+fn show_configuration() -> Result<u8, SlurmError> {
+    let path = corral_config::Config::default_path();
+    let config = corral_config::Config::load(&path)
+        .map_err(|error| SlurmError::command_error(COMMAND, &error.to_string(), 1))?;
+    let file = &config.file;
+    let view = ConfigView {
+        cluster_name: file.cluster_name.clone(),
+        controllers: file
+            .controllers
+            .iter()
+            .map(|controller| ControllerView {
+                name: controller.display_name(),
+                address: controller.address.clone(),
+            })
+            .collect(),
+        // The id a new cluster gives its first job.
+        first_job_id: corral_state::ClusterState::default().next_job_id(),
+        kill_wait_s: file.timeouts.kill_wait_s,
+        max_array_size: corral_state::MAX_ARRAY_SIZE,
+        min_job_age_s: file.timeouts.min_job_age_s,
+        slurmd_timeout_s: file.timeouts.slurmd_timeout_s,
+        config_path: config.path.display().to_string(),
+        now_ms: super::connection::now_ms(0),
+        utc_offset_seconds: super::connection::local_utc_offset_seconds(),
+    };
+    let report = show_config::show_config(&view);
+    let status = ping_report()?;
+    print!("{report}\n{status}");
     Ok(0)
 }
 
-fn show_job(ids: &[&str], layout: Layout) -> Result<u8, SlurmError> {
+fn show_job(ids: &[&str], layout: Layout, details: Details) -> Result<u8, SlurmError> {
     // `14_3`: task 3 of array 14.
     let mut task = None;
     let job_ids = match ids {
@@ -198,7 +304,7 @@ fn show_job(ids: &[&str], layout: Layout) -> Result<u8, SlurmError> {
         }
         return Err(unknown_job_error());
     }
-    print!("{}", show_jobs(&jobs, &context, layout));
+    print!("{}", show_jobs_with(&jobs, &context, layout, details));
     Ok(0)
 }
 

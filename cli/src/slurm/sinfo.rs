@@ -27,8 +27,23 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
     for warning in &query.warnings {
         eprintln!("{warning}");
     }
-    let client = connect(COMMAND)?;
-    let view = nodes::fetch(COMMAND, &client, "slurm_load_partitions: ")?;
-    print!("{}", sinfo::render(&query, &view));
-    Ok(0)
+    let Some(seconds) = query.iterate_seconds else {
+        let view = nodes::fetch(COMMAND, &connect(COMMAND)?, "slurm_load_partitions: ")?;
+        print!("{}", sinfo::render(&query, &view));
+        return Ok(0);
+    };
+    // `-i`: print, a blank line, sleep, again, until interrupted; a round
+    // that cannot read the cluster says why and the next one tries again.
+    // Each round builds its own client: a client's connections belong to
+    // the runtime of the call that opened them.
+    loop {
+        let view = connect(COMMAND)
+            .and_then(|client| nodes::fetch(COMMAND, &client, "slurm_load_partitions: "));
+        match view {
+            Ok(view) => print!("{}", sinfo::render(&query, &view)),
+            Err(error) => eprint!("{}", error.stderr_text()),
+        }
+        println!();
+        std::thread::sleep(std::time::Duration::from_secs(seconds));
+    }
 }

@@ -2,14 +2,16 @@
 //! the `SINFO_*` variables into a [`Query`]; the caller reads the cluster
 //! into a [`ClusterView`]; [`render`] prints it.
 //!
-//! Options Corral implements: `-a -d -e -h -l -n -N -o -O -p -r -R -s -t
-//! --federation --hide --local --noconvert --help --usage -V`. `-a`,
-//! `--hide`, `--federation` and `--local` change nothing, as in Slurm on a
-//! cluster without hidden partitions or federation. Every other sinfo
-//! option (`-i -M -S -T -v --json --yaml --autocomplete`) is recognised and
+//! Options Corral implements: `-a -d -e -h -i -l -n -N -o -O -p -r -R -s -S
+//! -t -v --federation --hide --local --noconvert --help --usage -V`, and
+//! the variables `SINFO_FORMAT`, `SINFO_PARTITION`, `SINFO_ALL` and
+//! `SINFO_SORT` (which `-S` overrides). `-a`, `--hide`, `--federation` and
+//! `--local` change nothing, as in Slurm on a cluster without hidden
+//! partitions or federation; `-v` adds only the time line. Every other
+//! sinfo option (`-M -T --json --yaml --autocomplete`) is recognised and
 //! refused with `sinfo: error: --<option> is not supported by Corral yet`,
-//! exit 1; so are `SINFO_SORT` and `SLURM_CLUSTERS`. Operands are ignored,
-//! as sinfo ignores them.
+//! exit 1; so is `SLURM_CLUSTERS`. Operands are ignored, as sinfo ignores
+//! them.
 //!
 //! The default formats are Slurm's: the partition view, `-l`, `-N`, `-N -l`,
 //! `-R`, `-R -l` and `-s`, with the partition and node list columns as wide
@@ -93,6 +95,12 @@ pub struct Query {
     pub convert_units: bool,
     /// What sinfo prints on stderr while reading the format (it carries on).
     pub warnings: Vec<String>,
+    /// `-S` (or `SINFO_SORT`); `None`: the view's default order.
+    pub sort: Option<String>,
+    /// `-i`: print again every so many seconds until interrupted.
+    pub iterate_seconds: Option<u64>,
+    /// `-v`, counted.
+    pub verbose: u32,
 }
 
 impl Query {
@@ -122,7 +130,7 @@ pub fn render(query: &Query, view: &ClusterView) -> String {
     let widths = records::ColumnWidths::of(query, &records);
     let mut out = String::new();
     if query.header {
-        if query.long {
+        if query.long || query.iterate_seconds.is_some() || query.verbose > 0 {
             out.push_str(&crate::time::ctime_text(
                 view.now_ms,
                 view.utc_offset_seconds,
@@ -165,6 +173,9 @@ struct Flags {
     format: Option<String>,
     long_form: bool,
     no_convert: bool,
+    sort: Option<String>,
+    iterate_seconds: Option<u64>,
+    verbose: u32,
 }
 
 /// Reads argv (`argv[0]` included) and sinfo's environment variables.
@@ -192,6 +203,7 @@ pub fn parse_command_line(
         }
         flags.partitions = Some(split_list(partitions));
     }
+    flags.sort = env("SINFO_SORT").map(str::to_string);
     let mut option_all = false;
     let mut option_partition = false;
     let mut getopt = Getopt::new(SINFO_OPTIONS, argv, Ordering::Permute);
@@ -241,6 +253,9 @@ pub fn parse_command_line(
             Responding => flags.responding_only = true,
             ListReasons => flags.list_reasons = true,
             Summarize => flags.summarize = true,
+            Sort => flags.sort = Some(argument),
+            Iterate => flags.iterate_seconds = Some(parse_iterate(&argument)?),
+            Verbose => flags.verbose += 1,
             States => flags.states = Some(StateSelection::parse(&argument)?),
             Unsupported(name) => {
                 return Err(failure(&format!("--{name} is not supported by Corral yet")))
@@ -259,6 +274,16 @@ pub fn parse_command_line(
         ));
     }
     build_query(flags, env("SINFO_FORMAT")).map(Invocation::Show)
+}
+
+/// `-i SECONDS`: a positive number as C's `atoi` reads it.
+fn parse_iterate(text: &str) -> Result<u64, SlurmError> {
+    match u64::try_from(crate::squeue::options::atoi(text)) {
+        Ok(seconds) if seconds > 0 => Ok(seconds),
+        _ => Err(failure(&format!(
+            "Error: invalid entry for --iterate={text}"
+        ))),
+    }
 }
 
 /// `-n`: a hostlist expression.
@@ -330,6 +355,9 @@ fn build_query(flags: Flags, env_format: Option<&str>) -> Result<Query, SlurmErr
         part_field_flag,
         convert_units: !flags.no_convert,
         warnings,
+        sort: flags.sort,
+        iterate_seconds: flags.iterate_seconds,
+        verbose: flags.verbose,
     })
 }
 

@@ -29,7 +29,13 @@ pub enum SinfoKey {
     Responding,
     ListReasons,
     Summarize,
+    /// `-S`: the sort list.
+    Sort,
     States,
+    /// `-i SECONDS`.
+    Iterate,
+    /// `-v`.
+    Verbose,
     Usage,
     Version,
     /// Recognised and refused: `--<name> is not supported by Corral yet`.
@@ -57,7 +63,7 @@ pub const SINFO_OPTIONS: &[OptionDef<SinfoKey>] = &[
     option("federation", None, No, Federation),
     option("help", None, No, Help),
     option("hide", None, No, Hide),
-    option("iterate", Some('i'), Required, Unsupported("iterate")),
+    option("iterate", Some('i'), Required, Iterate),
     option("local", None, No, Local),
     option("long", Some('l'), No, Long),
     option("cluster", Some('M'), Required, Unsupported("clusters")),
@@ -72,18 +78,18 @@ pub const SINFO_OPTIONS: &[OptionDef<SinfoKey>] = &[
     option("responding", Some('r'), No, Responding),
     option("list-reasons", Some('R'), No, ListReasons),
     option("summarize", Some('s'), No, Summarize),
-    option("sort", Some('S'), Required, Unsupported("sort")),
+    option("sort", Some('S'), Required, Sort),
     option("states", Some('t'), Required, States),
     option("reservation", Some('T'), No, Unsupported("reservation")),
     option("usage", None, No, Usage),
-    option("verbose", Some('v'), No, Unsupported("verbose")),
+    option("verbose", Some('v'), No, Verbose),
     option("version", Some('V'), No, Version),
     option("json", None, No, Unsupported("json")),
     option("yaml", None, No, Unsupported("yaml")),
 ];
 
 /// Environment variables sinfo reads that Corral does not implement.
-pub const REFUSED_ENVIRONMENT: &[&str] = &["SINFO_SORT", "SLURM_CLUSTERS"];
+pub const REFUSED_ENVIRONMENT: &[&str] = &["SLURM_CLUSTERS"];
 
 pub const USAGE: &str = "\
 Usage: sinfo [-adelNRrsTv] [-i seconds] [-t states] [-p partition] [-n nodes]

@@ -184,7 +184,12 @@ pub(crate) fn build<'a>(query: &Query, view: &'a ClusterView) -> Vec<Record<'a>>
             }
         }
     }
-    sort(&mut records, query.node_view);
+    let default_sort = if query.node_view {
+        NODE_VIEW_SORT
+    } else {
+        PARTITION_VIEW_SORT
+    };
+    sort(&mut records, query.sort.as_deref().unwrap_or(default_sort));
     records
 }
 
@@ -214,19 +219,145 @@ fn insert<'a>(
     }
 }
 
-/// Slurm's default orders: `N` (first node name) with `-N`, else `#P,-t`
-/// (partition order, then state from the highest value down). Both sorts
-/// are stable.
-fn sort(records: &mut [Record], node_view: bool) {
-    if node_view {
-        records.sort_by(|a, b| node_name_order(&a.first_name(), &b.first_name()));
-    } else {
+/// sinfo's default sort with `-N`: by the first node name.
+pub(crate) const NODE_VIEW_SORT: &str = "N";
+/// sinfo's default sort otherwise: partition order, then state from the
+/// highest value down.
+pub(crate) const PARTITION_VIEW_SORT: &str = "#P,-t";
+
+/// `sort_sinfo_list`: the keys are read from the last to the first and
+/// each is a stable sort, so the first key decides. `-` before a letter
+/// reverses it, `#` before `P` keeps the partitions' configured order;
+/// letters sinfo does not sort on are skipped, as sinfo skips them.
+fn sort(records: &mut [Record], spec: &str) {
+    let chars: Vec<char> = spec.chars().collect();
+    for index in (0..chars.len()).rev() {
+        let letter = chars[index];
+        if matches!(letter, ',' | '#' | '+' | '-') {
+            continue;
+        }
+        let before = index.checked_sub(1).map(|i| chars[i]);
+        let reverse = before == Some('-');
+        let partition_order = before == Some('#');
+        let Some(key) = record_key(letter, partition_order) else {
+            continue;
+        };
         records.sort_by(|a, b| {
-            let state = |r: &Record| r.state().map_or(0, NodeState::slurm_value);
-            a.partition_index
-                .cmp(&b.partition_index)
-                .then(state(b).cmp(&state(a)))
+            let order = compare_records(key, a, b);
+            if reverse {
+                order.reverse()
+            } else {
+                order
+            }
         });
+    }
+}
+
+/// What a sinfo sort letter compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RecordKey {
+    Available,
+    NodesAllocated,
+    Cpus,
+    Nodes,
+    ReasonTime,
+    TimeLimit,
+    Memory,
+    NodeList,
+    PartitionName,
+    PartitionIndex,
+    Reason,
+    State,
+    /// Fields equal on every Corral record (features, groups, weight,
+    /// sockets, threads, priority, ...).
+    Constant,
+}
+
+fn record_key(letter: char, partition_order: bool) -> Option<RecordKey> {
+    Some(match letter {
+        'a' => RecordKey::Available,
+        'A' | 'F' => RecordKey::NodesAllocated,
+        'c' | 'Y' | 'z' => RecordKey::Cpus,
+        'D' => RecordKey::Nodes,
+        'E' => RecordKey::ReasonTime,
+        'l' => RecordKey::TimeLimit,
+        'm' => RecordKey::Memory,
+        'n' | 'N' | 'o' => RecordKey::NodeList,
+        'P' if partition_order => RecordKey::PartitionIndex,
+        'P' => RecordKey::PartitionName,
+        'R' => RecordKey::Reason,
+        't' | 'T' => RecordKey::State,
+        'd' | 'f' | 'g' | 'h' | 'M' | 'O' | 'p' | 'r' | 's' | 'w' | 'X' | 'Z' => {
+            RecordKey::Constant
+        }
+        _ => return None,
+    })
+}
+
+/// Slurm's `state_up` values: up is submit and schedule.
+fn partition_state_value(state: PartitionState) -> u32 {
+    match state {
+        PartitionState::Up => 3,
+        PartitionState::Down => 1,
+        PartitionState::Drain => 2,
+        PartitionState::Inactive => 0,
+    }
+}
+
+fn compare_records(key: RecordKey, a: &Record, b: &Record) -> Ordering {
+    let min = |record: &Record, value: &dyn Fn(&Node) -> u64| {
+        record
+            .nodes
+            .iter()
+            .map(|node| value(node))
+            .min()
+            .unwrap_or(0)
+    };
+    match key {
+        RecordKey::Available => {
+            partition_state_value(a.partition.state).cmp(&partition_state_value(b.partition.state))
+        }
+        RecordKey::NodesAllocated => node_counts(a).allocated.cmp(&node_counts(b).allocated),
+        RecordKey::Cpus => {
+            let cpus = |node: &Node| u64::from(node.resources.cpus);
+            min(a, &cpus).cmp(&min(b, &cpus))
+        }
+        RecordKey::Nodes => a.nodes.len().cmp(&b.nodes.len()),
+        RecordKey::ReasonTime => {
+            let time = |record: &Record| {
+                record
+                    .first()
+                    .and_then(|node| node.reason.as_ref())
+                    .map_or(0, |reason| reason.time_ms / 1_000)
+            };
+            time(a).cmp(&time(b))
+        }
+        RecordKey::TimeLimit => {
+            let limit = |record: &Record| record.partition.max_time_minutes.unwrap_or(u32::MAX);
+            limit(a).cmp(&limit(b))
+        }
+        RecordKey::Memory => {
+            let memory = |node: &Node| node.resources.memory_mb;
+            min(a, &memory).cmp(&min(b, &memory))
+        }
+        RecordKey::NodeList => node_name_order(&a.first_name(), &b.first_name()),
+        RecordKey::PartitionName => a.partition.name.cmp(&b.partition.name),
+        RecordKey::PartitionIndex => a.partition_index.cmp(&b.partition_index),
+        RecordKey::Reason => {
+            let reason = |record: &Record| {
+                record
+                    .first()
+                    .and_then(|node| node.reason.as_ref())
+                    .map(|reason| reason.text.clone())
+                    .unwrap_or_default()
+            };
+            reason(a).cmp(&reason(b))
+        }
+        RecordKey::State => {
+            let state = |r: &Record| r.state().map_or(0, NodeState::slurm_value);
+            state(a).cmp(&state(b))
+        }
+        RecordKey::Constant => Ordering::Equal,
     }
 }
 

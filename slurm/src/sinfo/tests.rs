@@ -286,10 +286,7 @@ fn prints_help_usage_and_version() {
 #[test]
 fn refuses_what_corral_lacks() {
     for (words, option) in [
-        (&["-i", "5"][..], "iterate"),
-        (&["-S", "P"][..], "sort"),
         (&["-T"][..], "reservation"),
-        (&["-v"][..], "verbose"),
         (&["-M", "lab"][..], "clusters"),
         (&["--json"][..], "json"),
         (&["--yaml"][..], "yaml"),
@@ -299,13 +296,66 @@ fn refuses_what_corral_lacks() {
             format!("sinfo: error: --{option} is not supported by Corral yet\n")
         );
     }
-    let env = [("SINFO_SORT".to_string(), "P".to_string())];
+    let env = [("SLURM_CLUSTERS".to_string(), "lab".to_string())];
     assert_eq!(
         parse_command_line(&argv(&[]), &env)
             .unwrap_err()
             .stderr_text(),
-        "sinfo: error: SINFO_SORT is not supported by Corral yet\n"
+        "sinfo: error: SLURM_CLUSTERS is not supported by Corral yet\n"
     );
+}
+
+#[test]
+fn sort_keys_and_sinfo_sort() {
+    let view = cluster();
+    // By partition name backwards; records equal on it keep the order
+    // they were built in.
+    assert_eq!(
+        run(&["-h", "-o", "%P %D %t", "-S", "-P"], &view),
+        "long 1 drain\nlong 1 down*\ndebug* 1 idle\ndebug* 1 mix\ndebug* 1 drain\ndebug* 1 down*\n"
+    );
+    // By the partitions' order, then by state from the lowest value.
+    assert_eq!(
+        run(&["-h", "-o", "%P %t", "-S", "#P,t"], &view),
+        "debug* idle\ndebug* mix\ndebug* drain\ndebug* down*\nlong drain\nlong down*\n"
+    );
+    // Ties keep the order of the earlier sort.
+    assert_eq!(
+        run(&["-h", "-N", "-o", "%N %c", "-S", "-c"], &view),
+        "n3 16\nn3 16\nn1 8\nn2 8\nn4 8\nn4 8\n"
+    );
+    let env = [("SINFO_SORT".to_string(), "-N".to_string())];
+    let Invocation::Show(from_env) =
+        parse_command_line(&argv(&["-h", "-N", "-o", "%N"]), &env).unwrap()
+    else {
+        panic!("printed");
+    };
+    assert_eq!(render(&from_env, &view), "n4\nn4\nn3\nn3\nn2\nn1\n");
+    // `-S` wins over SINFO_SORT; unknown letters are skipped.
+    let Invocation::Show(overridden) =
+        parse_command_line(&argv(&["-h", "-N", "-o", "%N", "-S", "qN"]), &env).unwrap()
+    else {
+        panic!("printed");
+    };
+    assert_eq!(render(&overridden, &view), "n1\nn2\nn3\nn3\nn4\nn4\n");
+}
+
+#[test]
+fn iterate_and_verbose_print_the_time_first() {
+    let view = cluster();
+    assert_eq!(query(&["-i", "5"]).iterate_seconds, Some(5));
+    assert_eq!(query(&["-i", "7x"]).iterate_seconds, Some(7));
+    let time_line = "Thu Jan  1 00:00:00 1970\n";
+    assert!(run(&["-i", "5"], &view).starts_with(time_line));
+    assert!(run(&["-v"], &view).starts_with(time_line));
+    assert!(!run(&["-v", "-h"], &view).starts_with(time_line));
+    assert!(!run(&[], &view).starts_with(time_line));
+    for bad in ["0", "-2", "abc", ""] {
+        assert_eq!(
+            error(&["-i", bad]),
+            format!("sinfo: error: Error: invalid entry for --iterate={bad}\n")
+        );
+    }
 }
 
 #[test]
