@@ -66,6 +66,7 @@ async fn an_unreachable_server_is_an_error_naming_the_url_without_its_password()
         .expect("write_batch returns within its bounds");
     let error = result.unwrap_err();
     let text = error.to_string();
+    eprintln!("{text}");
     assert!(
         matches!(error, Error::Unavailable { attempts: 3, .. }),
         "{text}"
@@ -95,6 +96,7 @@ async fn a_wrong_password_or_database_is_an_error_naming_the_url() {
         .unwrap();
         let error = db.check().await.unwrap_err();
         let text = error.to_string();
+        eprintln!("{text}");
         assert!(text.contains(&corral_accounting::redact(&url)), "{text}");
         assert!(
             !text.contains("wrong-password") && !text.contains(PASSWORD),
