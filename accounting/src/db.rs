@@ -175,3 +175,15 @@ pub(crate) fn attach_steps(
     }
     jobs
 }
+
+/// Compile-time check: the controller spawns tasks that call these, and
+/// shares one `AccountingDb` between them.
+#[allow(dead_code)]
+fn tasks_calling_it_can_be_spawned(db: std::sync::Arc<AccountingDb>, entries: Vec<OutboxEntry>) {
+    fn spawnable<T: std::future::Future + Send + 'static>(_: T) {}
+    let writer = db.clone();
+    spawnable(async move { writer.write_batch("c", &entries).await });
+    let reader = db.clone();
+    spawnable(async move { reader.query("c", &JobFilter::default()).await });
+    spawnable(async move { db.check().await });
+}

@@ -193,7 +193,11 @@ impl MySqlBackend {
         }
         let url = &self.nodes[node].redacted_url;
         let migrator = migrator(Flavor::MySql);
-        let result = match migrator.run(&mut *connection).await {
+        // `run_direct`, not `run`: `run`'s `Acquire` bound makes the
+        // future not `Send` for every lifetime ("not general enough"),
+        // so a task calling `write_batch` could not be spawned. sqlx keeps
+        // `run_direct` public for this reason.
+        let result = match migrator.run_direct(None, &mut *connection, false).await {
             // MySQL commits DDL implicitly: an attempt cut off in the middle
             // of a migration leaves its row marked unfinished. Ours are
             // `IF NOT EXISTS` and can run again: forget the row, retry once.
@@ -203,7 +207,7 @@ impl MySqlBackend {
                     .execute(&mut *connection)
                     .await
                     .map_err(|e| database_failure(url, e))?;
-                migrator.run(&mut *connection).await
+                migrator.run_direct(None, &mut *connection, false).await
             }
             other => other,
         };

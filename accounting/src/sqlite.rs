@@ -124,8 +124,14 @@ impl SqliteBackend {
             return Ok(());
         }
         let url = &self.redacted_url;
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| database_failure(url, e))?;
+        // `run_direct`: see `MySqlBackend::ensure_schema`.
         migrator(Flavor::Sqlite)
-            .run(&self.pool)
+            .run_direct(None, &mut *connection, false)
             .await
             .map_err(|error| match error {
                 sqlx::migrate::MigrateError::Execute(e)
