@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use corral_accounting::AccountingDb;
 use corral_proto as wire;
 use corral_state::{
     batch_step_record, job_record, step_record, AccountingRecord, ClusterState, JobId, JobRecord,
@@ -92,6 +93,44 @@ pub fn rows_in_state(state: &ClusterState, filter: &AccountingFilter) -> Account
     rows.into_values()
         .map(|(job, steps)| (job, steps.into_values().collect()))
         .collect()
+}
+
+/// How long `sacct` waits for the database before it answers from the
+/// replicated state alone.
+pub const DATABASE_READ_TIMEOUT_MS: u64 = 3_000;
+
+/// The rows the database has for `filter`; `None` (logged) when it cannot
+/// be read in time.
+pub async fn rows_in_database(
+    db: &AccountingDb,
+    cluster: &str,
+    filter: &AccountingFilter,
+) -> Option<AccountingRows> {
+    let query = corral_accounting::JobFilter {
+        job_ids: filter.job_ids.clone(),
+        users: filter.users.clone(),
+        window_start_ms: filter.window_start_ms,
+        window_end_ms: filter.window_end_ms,
+        ..Default::default()
+    };
+    let read = tokio::time::timeout(
+        std::time::Duration::from_millis(DATABASE_READ_TIMEOUT_MS),
+        db.query(cluster, &query),
+    )
+    .await;
+    match read {
+        Ok(Ok(rows)) => Some(rows),
+        Ok(Err(error)) => {
+            tracing::warn!("sacct answered from the replicated state only: {error}");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(
+                "sacct answered from the replicated state only: the database did not answer within {DATABASE_READ_TIMEOUT_MS} ms"
+            );
+            None
+        }
+    }
 }
 
 /// `database` rows overlaid with `fresh` ones (the state's, which are

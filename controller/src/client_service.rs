@@ -12,6 +12,10 @@ use corral_state::{Command, JobQuery, NodeChange, Outcome, RequestId, StepSpec, 
 use openraft::ServerState;
 use tonic::{Request, Response, Status};
 
+use std::sync::Arc;
+
+use corral_accounting::AccountingDb;
+
 use crate::accounting::AccountingFilter;
 use crate::auth::Authenticator;
 use crate::propose::{wall_clock_ms, Proposer};
@@ -25,6 +29,7 @@ pub struct ClientService {
     authenticator: Authenticator,
     address: String,
     cluster_name: String,
+    accounting: Arc<AccountingDb>,
 }
 
 impl ClientService {
@@ -34,6 +39,7 @@ impl ClientService {
         authenticator: Authenticator,
         address: String,
         cluster_name: String,
+        accounting: Arc<AccountingDb>,
     ) -> ClientService {
         ClientService {
             raft,
@@ -41,6 +47,7 @@ impl ClientService {
             authenticator,
             address,
             cluster_name,
+            accounting,
         }
     }
 }
@@ -421,10 +428,15 @@ impl Corral for ClientService {
         self.proposer.redirect_unless_leader()?;
         self.authenticator.actor(request.metadata())?;
         let filter = AccountingFilter::from_wire(request.into_inner());
-        let jobs = self
+        let fresh = self
             .proposer
             .read(|state| crate::accounting::rows_in_state(state, &filter))
             .await?;
+        let stored =
+            crate::accounting::rows_in_database(&self.accounting, &self.cluster_name, &filter)
+                .await;
+        let database_read = stored.is_some();
+        let jobs = crate::accounting::overlay(stored.unwrap_or_default(), fresh);
         Ok(Response::new(wire::GetAccountingReply {
             jobs: jobs
                 .iter()
@@ -432,7 +444,7 @@ impl Corral for ClientService {
                 .collect(),
             now_ms: wall_clock_ms(),
             cluster_name: self.cluster_name.clone(),
-            database_read: false,
+            database_read,
         }))
     }
 

@@ -44,4 +44,6 @@ pub enum ControllerError {
     Raft(String),
     #[error("{address}: {message}")]
     Serve { address: String, message: String },
+    #[error("{0}")]
+    Accounting(String),
 }

@@ -97,12 +97,14 @@ pub async fn run(
         hub.clone(),
         raft.clone(),
     ));
+    let accounting = Arc::new(accounting_database(&config)?);
     let (stop_duties, duties_stopped) = watch::channel(false);
     let duties = tokio::spawn(leader::supervise(
         raft.clone(),
         proposer.clone(),
         config.clone(),
         hub,
+        accounting.clone(),
         duties_stopped,
     ));
     let client_service = ClientService::new(
@@ -111,6 +113,7 @@ pub async fn run(
         Authenticator::new(&root_token, state),
         settings.address.clone(),
         config.file.cluster_name.clone(),
+        accounting,
     );
     let served = serve(listener, &tls, raft.clone(), client_service, shutdown).await;
     let _ = stop_duties.send(true);
@@ -276,4 +279,20 @@ async fn bootstrap(raft: &Raft, config: &Config) -> Result<(), ControllerError> 
     raft.initialize(members)
         .await
         .map_err(|error| ControllerError::Raft(format!("initializing the cluster: {error}")))
+}
+
+/// The accounting database named by the configuration. Nothing is
+/// contacted yet: a controller starts while the database is down.
+fn accounting_database(
+    config: &Config,
+) -> Result<corral_accounting::AccountingDb, ControllerError> {
+    let urls = config.accounting_urls();
+    let db = corral_accounting::AccountingDb::new(&urls).map_err(|error| {
+        ControllerError::Accounting(format!(
+            "{}: accounting.urls: {error}",
+            config.path.display()
+        ))
+    })?;
+    tracing::info!(databases = ?db.urls(), "accounting database configured");
+    Ok(db)
 }

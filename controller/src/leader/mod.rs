@@ -13,10 +13,13 @@
 //! - [`dispatch`]: launches and cancellations sent to agents, job ends
 //!   proposed as `JobFinished` and acknowledged after commit;
 //! - [`steps`]: the same for the nodes' parts of job steps (`srun`);
+//! - [`pump`]: the accounting outbox written to the database, then
+//!   acknowledged (`AccountingAck`);
 //! - housekeeping: finished jobs purged after `min_job_age`.
 
 mod dispatch;
 mod nodes;
+mod pump;
 mod scheduling;
 mod steps;
 mod sync;
@@ -29,6 +32,8 @@ use corral_raft_store::Raft;
 use openraft::ServerState;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use corral_accounting::AccountingDb;
 
 use crate::gateway::{AgentEvent, Hub};
 use crate::propose::{wall_clock_ms, Proposer};
@@ -45,6 +50,7 @@ pub async fn supervise(
     proposer: Proposer,
     config: Arc<Config>,
     hub: Arc<Hub>,
+    accounting: Arc<AccountingDb>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut metrics = raft.metrics();
@@ -67,6 +73,7 @@ pub async fn supervise(
                     proposer: proposer.clone(),
                     config: config.clone(),
                     hub: hub.clone(),
+                    accounting: accounting.clone(),
                 };
                 duties = Some((leading, tokio::spawn(context.lead(caught_up_index))));
             }
@@ -115,6 +122,16 @@ pub(crate) struct Duties {
     pub proposer: Proposer,
     pub config: Arc<Config>,
     pub hub: Arc<Hub>,
+    pub accounting: Arc<AccountingDb>,
+}
+
+/// A task of the duties, ended with them.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Why the duties loop woke up.
@@ -135,6 +152,10 @@ impl Duties {
         sync::partitions(&self).await;
         sync::nodes(&self).await;
         sync::enforcement(&self).await;
+        let _pump = AbortOnDrop(tokio::spawn(pump::run(
+            self.clone(),
+            self.accounting.clone(),
+        )));
 
         let timeouts = &self.config.file.timeouts;
         let mut heartbeats = nodes::Heartbeats::new(
