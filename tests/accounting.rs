@@ -202,7 +202,7 @@ fn every_finished_job_reaches_galera_exactly_once_through_faults() {
             .iter()
             .filter(|(job, step, state)| job == id && *step == 0 && state == "COMPLETED")
             .count();
-        let expected = usize::from(index as u32 % STEP_EVERY == 0);
+        let expected = usize::from((index as u32).is_multiple_of(STEP_EVERY));
         assert_eq!(numbered, expected, "job {id}: steps {:?}", steps);
     }
     // Another node sees the same rows (Galera replicated them).

@@ -185,6 +185,7 @@ impl DisplayContext {
     pub fn account(&self, job: &Job) -> String {
         self.accounts
             .get(&job.id)
+            .or(job.account.as_ref())
             .or(job.spec.account.as_ref())
             .cloned()
             .unwrap_or_else(|| "(null)".to_string())

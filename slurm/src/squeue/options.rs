@@ -512,6 +512,7 @@ impl Query {
         let account = context
             .accounts
             .get(&job.id)
+            .or(job.account.as_ref())
             .or(job.spec.account.as_ref())
             .map(String::as_str);
         let qos = job.spec.qos.as_deref().unwrap_or("normal");
