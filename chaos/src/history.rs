@@ -108,6 +108,17 @@ pub struct FinalState {
     /// A job submitted and run after healing completed: the cluster serves.
     /// `None` when not probed.
     pub serves_after_healing: Option<Result<u32, String>>,
+    /// The accounting database's job rows, read after healing once the
+    /// outbox was drained; `None` when not read (histories from before).
+    #[serde(default)]
+    pub accounting: Option<Result<Vec<AccountedJob>, String>>,
+}
+
+/// One row of the accounting database's `job` table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountedJob {
+    pub job_id: u32,
+    pub state: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use corral_chaos::checkers;
 use corral_chaos::cluster::{Cluster, ClusterOptions};
 use corral_chaos::history::{
-    ControllerReport, Entry, FinalJob, FinalState, History, JobRun, LeaderObservation,
+    AccountedJob, ControllerReport, Entry, FinalJob, FinalState, History, JobRun, LeaderObservation,
 };
 use corral_chaos::nemesis::{self, FaultKind, Hosts, Rng};
 use corral_chaos::net::Network;
@@ -432,12 +432,53 @@ fn final_state(cluster: &Cluster, recorder: &Recorder) -> anyhow::Result<FinalSt
             alarms: cluster.alarms(&format!("controller-{id}")),
         })
         .collect();
+    let accounting = Some(accounted_jobs(cluster, &runtime));
     Ok(FinalState {
         jobs: final_jobs,
         controllers,
         runs: read_runs(&cluster.dir().join("runs.log")),
         serves_after_healing,
+        accounting,
     })
+}
+
+/// The accounting database's job rows, once the leader says its outbox
+/// is drained (bounded by [`SETTLE_WAIT_MS`]).
+fn accounted_jobs(
+    cluster: &Cluster,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Vec<AccountedJob>, String> {
+    let deadline = Instant::now() + Duration::from_millis(SETTLE_WAIT_MS);
+    loop {
+        let drained = cluster
+            .controller_statuses()
+            .into_iter()
+            .filter_map(|(_, status)| status)
+            .find(|status| status.role == "leader")
+            .is_some_and(|status| status.accounting_waiting == 0);
+        if drained {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the leader's accounting outbox was not drained within {SETTLE_WAIT_MS} ms of healing"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let db = corral_accounting::AccountingDb::new(&cluster.config().accounting_urls())
+        .map_err(|e| e.to_string())?;
+    let cluster_name = cluster.config().file.cluster_name.clone();
+    let rows = runtime
+        .block_on(db.query(&cluster_name, &corral_accounting::JobFilter::default()))
+        .map_err(|e| e.to_string())?;
+    Ok(rows
+        .into_iter()
+        .map(|(job, _)| AccountedJob {
+            job_id: job.job_id,
+            state: job.state.slurm_name().to_string(),
+        })
+        .collect())
 }
 
 /// Submits one job after healing and waits for it to complete.

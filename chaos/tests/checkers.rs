@@ -83,6 +83,7 @@ fn entries(lose_job_two: bool) -> Vec<Entry> {
                 })
                 .collect(),
             serves_after_healing: Some(Ok(4)),
+            accounting: None,
         }),
         submit(3, "r3", 6_500, 7_200, ok(3)),
         submit(1, "r1", 100, 150, ok(1)),
@@ -282,6 +283,7 @@ fn a_large_clean_history_passes_quickly() {
             })
             .collect(),
         serves_after_healing: Some(Ok(JOBS + 1)),
+        accounting: None,
     };
     let started = std::time::Instant::now();
     assert_eq!(checkers::all(&history), Vec::new());

@@ -95,6 +95,15 @@ impl Corral for ClientService {
                     .map(|node| node.addr.clone())
             })
             .unwrap_or_default();
+        let (accounting_waiting, accounting_acked_upto, accounting_dropped) =
+            self.proposer.state().read(|state| {
+                let outbox = state.accounting();
+                (
+                    outbox.pending_len() as u64,
+                    outbox.acked_upto(),
+                    outbox.dropped(),
+                )
+            });
         Ok(Response::new(wire::ControllerStatusReply {
             id: metrics.id,
             address: self.address.clone(),
@@ -105,6 +114,9 @@ impl Corral for ClientService {
             leader_id: metrics.current_leader,
             leader_address,
             cluster_name: self.cluster_name.clone(),
+            accounting_waiting,
+            accounting_acked_upto,
+            accounting_dropped,
         }))
     }
 

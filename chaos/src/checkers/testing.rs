@@ -1,8 +1,8 @@
 //! Small builders of histories for the checkers' tests.
 
 use crate::history::{
-    ControllerReport, Fault, FinalJob, FinalState, History, JobRun, LeaderObservation, ObservedJob,
-    OkValue, Operation, OperationKind, Outcome,
+    AccountedJob, ControllerReport, Fault, FinalJob, FinalState, History, JobRun,
+    LeaderObservation, ObservedJob, OkValue, Operation, OperationKind, Outcome,
 };
 
 fn operation(
@@ -128,7 +128,6 @@ pub fn run(job_id: u32) -> JobRun {
 /// A final state with three quiet controllers and a cluster that serves.
 pub fn final_with(jobs: Vec<FinalJob>, runs: Vec<JobRun>) -> FinalState {
     FinalState {
-        jobs,
         controllers: (1..=3)
             .map(|id| ControllerReport {
                 id,
@@ -136,9 +135,22 @@ pub fn final_with(jobs: Vec<FinalJob>, runs: Vec<JobRun>) -> FinalState {
                 alarms: Vec::new(),
             })
             .collect(),
+        accounting: Some(Ok(jobs
+            .iter()
+            .filter(|job| is_terminal_name(&job.state))
+            .map(|job| AccountedJob {
+                job_id: job.job_id,
+                state: job.state.clone(),
+            })
+            .collect())),
+        jobs,
         runs,
         serves_after_healing: Some(Ok(1_000)),
     }
+}
+
+fn is_terminal_name(state: &str) -> bool {
+    corral_state::JobState::from_slurm_name(state).is_some_and(|s| s.is_terminal())
 }
 
 /// A fault that hit the leader.
