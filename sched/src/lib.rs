@@ -50,6 +50,7 @@
 mod capacity;
 mod config;
 mod eligibility;
+mod node_filter;
 mod pass;
 pub mod priority;
 mod reservation;
