@@ -351,7 +351,12 @@ fn sbatch(argv: &[&str], script: Option<&[u8]>) -> Result<sbatch::SbatchRequest,
         },
         ScriptSource::Stdin => BatchScript::from_bytes(script.unwrap_or_default())?,
     };
-    sbatch::build_request(&command_line, &[], script)
+    // The references' clock; none of these submissions uses --begin.
+    let clock = sbatch::Clock {
+        now_ms: 1_795_305_815_000,
+        utc_offset_seconds: 0,
+    };
+    sbatch::build_request(&command_line, &[], script, clock)
 }
 
 #[test]
