@@ -141,12 +141,12 @@ fn malformed_sbatch_directives_are_refused() {
     let output = sbatch_offline(
         dir.path(),
         "sbatch",
-        &["--exclusive", "--wrap", "true"],
+        &["--contiguous", "--wrap", "true"],
         b"",
     );
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr(&output).contains("--exclusive is not supported by Corral yet"),
+        stderr(&output).contains("--contiguous is not supported by Corral yet"),
         "{}",
         stderr(&output)
     );

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use corral_state::hostlist;
-use corral_state::{AllocationId, JobId, StepNode, StepSpec};
+use corral_state::{AllocationId, JobId, JobSignal, StepNode, StepSpec};
 
 use crate::journal::LaunchKey;
 
@@ -24,14 +24,9 @@ pub const NO_ARRAY_TASK_ID: u32 = 0xffff_fffe;
 /// The widest zero padding a filename pattern may ask for (`%10j`).
 pub const PATTERN_WIDTH_MAX: usize = 10;
 
-/// How the output files are opened (`sbatch --open-mode`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OpenMode {
-    /// Slurm's default (`JobFileAppend=0`): start the file afresh.
-    #[default]
-    Truncate,
-    Append,
-}
+/// How the output files are opened (`sbatch --open-mode`): the job's own
+/// setting, which journals already record by these variant names.
+pub use corral_state::OpenMode;
 
 /// The job's place in a job array (`sbatch --array`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +110,9 @@ pub struct LaunchRequest {
     /// fields above give the step's context, the script is empty.
     #[serde(default)]
     pub step: Option<StepLaunch>,
+    /// `--signal`: sent ahead of the time limit (batch scripts only).
+    #[serde(default)]
+    pub signal: Option<JobSignal>,
 }
 
 /// This node's part of a step, as the leader sent it.
@@ -501,12 +499,29 @@ impl LaunchRequest {
             .into_iter()
             .map(|variable| (variable.name, variable.value))
             .collect();
-        let submit_dir = environment
-            .iter()
-            .rev()
-            .find(|(name, _)| name == "PWD")
-            .map(|(_, value)| value.clone())
+        // sbatch sets SLURM_SUBMIT_DIR, which `--export=NONE` keeps; the
+        // submitter's PWD is the fallback for jobs submitted without it.
+        let variable = |wanted: &str| {
+            environment
+                .iter()
+                .rev()
+                .find(|(name, _)| name == wanted)
+                .map(|(_, value)| value.clone())
+        };
+        let submit_dir = variable("SLURM_SUBMIT_DIR")
+            .or_else(|| variable("PWD"))
             .unwrap_or_else(|| launch.work_dir.clone());
+        // A signal the leader could not have sent (out of range) is dropped
+        // rather than failing the launch.
+        let signal = launch.signal_number.and_then(|number| {
+            corral_proto::signal_from_wire(
+                number,
+                launch.signal_seconds_before_limit,
+                launch.signal_batch_only,
+                false,
+            )
+            .ok()
+        });
         LaunchRequest {
             job_id: launch.job_id,
             allocation_id: AllocationId(launch.allocation_id),
@@ -535,7 +550,11 @@ impl LaunchRequest {
             stdout_pattern: launch.stdout_pattern,
             stderr_pattern: launch.stderr_pattern,
             stdin_pattern: launch.stdin_path,
-            open_mode: OpenMode::Truncate,
+            open_mode: if launch.append_output {
+                OpenMode::Append
+            } else {
+                OpenMode::Truncate
+            },
             submit_dir,
             submit_host: launch.submit_host,
             array: launch.array.map(|array| ArrayTask {
@@ -549,6 +568,7 @@ impl LaunchRequest {
             restart_count: launch.requeue_count,
             kill_wait_ms: None,
             step: None,
+            signal,
         }
     }
 
@@ -621,6 +641,7 @@ pub(crate) mod tests {
             restart_count: 0,
             kill_wait_ms: None,
             step: None,
+            signal: None,
         }
     }
 
@@ -825,5 +846,53 @@ pub(crate) mod tests {
         assert_eq!(compress_counts(&[1]), "1");
         assert_eq!(compress_counts(&[4, 4, 4, 4]), "4(x4)");
         assert_eq!(compress_counts(&[4, 4, 2, 4]), "4(x2),2,4");
+    }
+
+    #[test]
+    fn the_wire_carries_open_mode_signal_and_submit_dir() {
+        let environment = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(name, value)| corral_proto::EnvironmentVariable {
+                    name: name.to_string(),
+                    value: value.to_string(),
+                })
+                .collect()
+        };
+        let launch = corral_proto::LaunchJob {
+            work_dir: "/scratch".to_string(),
+            nodes: vec!["n1".to_string()],
+            environment: environment(&[("PWD", "/home/a"), ("SLURM_SUBMIT_DIR", "/home/b")]),
+            append_output: true,
+            signal_number: Some(10),
+            signal_seconds_before_limit: 30,
+            signal_batch_only: true,
+            ..Default::default()
+        };
+        let request = LaunchRequest::from_wire(launch, "n1");
+        assert_eq!(request.open_mode, OpenMode::Append);
+        assert!(request.appends_output());
+        assert_eq!(
+            request.signal,
+            Some(JobSignal {
+                number: 10,
+                seconds_before_limit: 30,
+                batch_only: true,
+                reservation: false,
+            })
+        );
+        assert_eq!(request.submit_dir, "/home/b");
+
+        // `--export=NONE` leaves no PWD; without SLURM_SUBMIT_DIR either,
+        // the work directory stands in.
+        let launch = corral_proto::LaunchJob {
+            work_dir: "/scratch".to_string(),
+            signal_number: Some(0),
+            ..Default::default()
+        };
+        let request = LaunchRequest::from_wire(launch, "n1");
+        assert_eq!(request.open_mode, OpenMode::Truncate);
+        assert_eq!(request.signal, None);
+        assert_eq!(request.submit_dir, "/scratch");
     }
 }

@@ -14,7 +14,8 @@
 //!    the job's user, and record its pid and group (`job.json`);
 //! 3. wait for it, for the time limit, or for a cancel (the `cancel` marker,
 //!    with SIGUSR1 to wake us): SIGCONT and SIGTERM to the group, SIGKILL
-//!    [`KILL_WAIT_MS`] later;
+//!    [`KILL_WAIT_MS`] later; with `--signal`, its signal goes to the group
+//!    (or, with `B:`, the batch shell alone) ahead of the time limit;
 //! 4. kill what is left of the group and record the end (`exit.json`).
 //!
 //! Anything that goes wrong before the script runs (unknown user, missing
@@ -266,8 +267,38 @@ fn run_job(spool: &Spool) -> EndRecord {
         started,
         time_limit: record.time_limit_ms.map(Duration::from_millis),
         kill_wait: Duration::from_millis(record.kill_wait_ms),
+        warning: warning_for(&record),
     }
     .wait()
+}
+
+/// `--signal`: what to send, to whom, and how long after the start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Warning {
+    signal: libc::c_int,
+    /// `B:`: the batch shell alone, else the script's process group.
+    batch_only: bool,
+    after_start: Duration,
+}
+
+/// The warning a batch script gets before its time limit, if it asked for
+/// one and has a limit. The lead time is in the limit's own minutes (one
+/// minute is `time_limit_ms / time_limit_minutes`: 60 000 ms in production,
+/// shorter in tests); a lead longer than the limit sends at the start.
+fn warning_for(record: &LaunchRecord) -> Option<Warning> {
+    let request = &record.request;
+    if request.step.is_some() {
+        return None;
+    }
+    let signal = request.signal?;
+    let limit_ms = record.time_limit_ms?;
+    let minutes = u64::from(request.time_limit_minutes?.max(1));
+    let lead_ms = u64::from(signal.seconds_before_limit) * limit_ms / minutes / 60;
+    Some(Warning {
+        signal: libc::c_int::from(signal.number),
+        batch_only: signal.batch_only,
+        after_start: Duration::from_millis(limit_ms.saturating_sub(lead_ms)),
+    })
 }
 
 /// Turns the request into an [`ExecPlan`]: who, where, which files, which
@@ -478,6 +509,7 @@ struct Watch<'a> {
     started: Instant,
     time_limit: Option<Duration>,
     kill_wait: Duration,
+    warning: Option<Warning>,
 }
 
 impl Watch<'_> {
@@ -486,11 +518,20 @@ impl Watch<'_> {
         let mut kill_at: Option<Instant> = None;
         let mut killed = false;
         let limit_at = self.time_limit.map(|limit| self.started + limit);
+        let mut warn_at = self
+            .warning
+            .map(|warning| self.started + warning.after_start);
         let status = loop {
             if let Some(status) = self.reap() {
                 break status;
             }
             let now = Instant::now();
+            if let (Some(warning), Some(at)) = (self.warning, warn_at) {
+                if at <= now && kill_at.is_none() {
+                    self.warn(warning);
+                    warn_at = None;
+                }
+            }
             if kill_at.is_none() {
                 let reason = if self.spool.has(CANCEL_FILE) {
                     Some(FinishCause::Cancelled)
@@ -522,6 +563,7 @@ impl Watch<'_> {
             for deadline in [
                 limit_at.filter(|_| kill_at.is_none()),
                 kill_at.filter(|_| !killed),
+                warn_at.filter(|_| kill_at.is_none()),
             ]
             .into_iter()
             .flatten()
@@ -533,6 +575,25 @@ impl Watch<'_> {
         // Whatever the script left behind in its group goes with it.
         signal_group(self.pid, libc::SIGKILL);
         ended(status, cause, None)
+    }
+
+    /// `--signal`'s warning: to the batch shell, or the whole group.
+    fn warn(&self, warning: Warning) {
+        if warning.batch_only {
+            log(&format!(
+                "--signal: signal {} to the batch shell {}",
+                warning.signal, self.pid
+            ));
+            // SAFETY: kill has no memory-safety preconditions; a signal
+            // number the kernel does not know fails with EINVAL, ignored.
+            unsafe { libc::kill(self.pid, warning.signal) };
+        } else {
+            log(&format!(
+                "--signal: signal {} to process group {}",
+                warning.signal, self.pid
+            ));
+            signal_group(self.pid, warning.signal);
+        }
     }
 
     /// The script's exit status, once it has ended.

@@ -14,7 +14,7 @@ use corral_agent::journal::{self, JobRecord, LaunchRecord, Spool, SupervisorReco
 use corral_agent::{
     FinishedJob, LaunchRequest, Launched, OpenMode, Runner, RunnerConfig, RunnerError,
 };
-use corral_state::{AllocationId, ExitStatus, FinishCause, JobId};
+use corral_state::{AllocationId, ExitStatus, FinishCause, JobId, JobSignal};
 
 const MINUTE_MS: u64 = 400;
 const KILL_WAIT_MS: u64 = 300;
@@ -72,6 +72,18 @@ const TESTS: &[(&str, fn())] = &[
         cancel_ends_the_job_as_cancelled,
     ),
     ("signal_reaches_the_script", signal_reaches_the_script),
+    (
+        "open_mode_append_keeps_earlier_output",
+        open_mode_append_keeps_earlier_output,
+    ),
+    (
+        "the_signal_option_warns_the_process_group",
+        the_signal_option_warns_the_process_group,
+    ),
+    (
+        "the_signal_option_with_b_warns_the_batch_shell_only",
+        the_signal_option_with_b_warns_the_batch_shell_only,
+    ),
     ("the_job_runs_as_its_user", the_job_runs_as_its_user),
     (
         "launch_failures_are_recorded_not_lost",
@@ -231,6 +243,7 @@ impl Fixture {
             restart_count: 0,
             kill_wait_ms: None,
             step: None,
+            signal: None,
         }
     }
 
@@ -940,4 +953,76 @@ fn a_step_part_ends_when_srun_goes_away() {
     let finished = wait_finished(&fixture, &runner, 71);
     assert_eq!(finished.step, Some(5));
     assert_eq!(finished.exit_status, status(0, libc::SIGTERM as u8));
+}
+
+/// `--open-mode=append`: the output file keeps what an earlier run wrote.
+fn open_mode_append_keeps_earlier_output() {
+    let fixture = fixture();
+    let runner = fixture.runner();
+    let mut request = fixture.request(61, "echo second");
+    request.stdout_pattern = Some("log.txt".to_string());
+    request.open_mode = OpenMode::Append;
+    fs::write(fixture.work.join("log.txt"), "first\n").expect("write");
+    runner.launch(&request).expect("launch");
+    wait_finished(&fixture, &runner, 61);
+    assert_eq!(fixture.read("log.txt"), "first\nsecond\n");
+}
+
+/// A script whose shell and background child each note a SIGUSR1 in
+/// `got.txt`; it waits until the shell has had one, then ends the child.
+const WARNED_SCRIPT: &str = "got=no
+trap 'echo shell >> got.txt; got=yes' USR1
+sh -c 'trap \"echo child >> got.txt; exit 0\" USR1; touch child-ready; while :; do sleep 0.05; done' &
+child=$!
+while [ ! -f child-ready ]; do sleep 0.05; done
+touch ready
+while [ $got = no ]; do sleep 0.05; done
+sleep 0.5
+kill $child 2>/dev/null
+wait";
+
+/// `--signal=USR1@5700` on a 100-minute limit (40 s here): the signal
+/// comes 95 minutes early, 2 s after the start. Returns the lines of
+/// `got.txt`, sorted, once the job has ended.
+fn warned(job_id: JobId, batch_only: bool) -> Vec<String> {
+    let fixture = fixture();
+    let runner = fixture.runner();
+    let mut request = fixture.request(job_id, WARNED_SCRIPT);
+    request.time_limit_minutes = Some(100);
+    request.signal = Some(JobSignal {
+        number: libc::SIGUSR1 as u16,
+        seconds_before_limit: 5_700,
+        batch_only,
+        reservation: false,
+    });
+    let launched = Instant::now();
+    runner.launch(&request).expect("launch");
+    fixture.wait_for_file("ready");
+    let finished = wait_finished(&fixture, &runner, job_id);
+    assert_eq!(
+        (finished.exit_status.signal, finished.cause),
+        (0, FinishCause::Exited),
+        "{}",
+        fixture.diagnostics(job_id)
+    );
+    let lead_ms = 5_700 * 100 * MINUTE_MS / 100 / 60;
+    assert!(
+        launched.elapsed() >= Duration::from_millis(100 * MINUTE_MS - lead_ms),
+        "the signal came before its time"
+    );
+    let mut lines: Vec<String> = fixture
+        .read("got.txt")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+fn the_signal_option_warns_the_process_group() {
+    assert_eq!(warned(62, false), ["child", "shell"]);
+}
+
+fn the_signal_option_with_b_warns_the_batch_shell_only() {
+    assert_eq!(warned(63, true), ["shell"]);
 }

@@ -29,6 +29,10 @@ pub enum ConversionError {
     UnknownAdminLevel(String),
     #[error("unknown policy change {0}")]
     UnknownPolicyChange(i32),
+    #[error("signal {0} is out of range")]
+    SignalOutOfRange(u32),
+    #[error("unknown open mode {0:?}")]
+    UnknownOpenMode(String),
 }
 
 impl From<&domain::JobSpec> for wire::JobSpec {
@@ -73,6 +77,24 @@ impl From<&domain::JobSpec> for wire::JobSpec {
             mail_user: spec.mail_user.clone(),
             account: spec.account.clone(),
             qos: spec.qos.clone(),
+            required_nodes: spec.required_nodes.clone(),
+            excluded_nodes: spec.excluded_nodes.clone(),
+            exclusive: spec.exclusive,
+            memory_per_cpu_mb: spec.memory_per_cpu_mb,
+            ntasks_per_node: spec.ntasks_per_node,
+            begin_time_ms: spec.begin_time_ms,
+            time_min_minutes: spec.time_min_minutes,
+            signal_number: spec.signal.map(|signal| u32::from(signal.number)),
+            signal_seconds_before_limit: spec
+                .signal
+                .map_or(0, |signal| u32::from(signal.seconds_before_limit)),
+            signal_batch_only: spec.signal.is_some_and(|signal| signal.batch_only),
+            signal_reservation: spec.signal.is_some_and(|signal| signal.reservation),
+            open_mode: match spec.open_mode {
+                None => String::new(),
+                Some(domain::OpenMode::Append) => "append".to_string(),
+                Some(domain::OpenMode::Truncate) => "truncate".to_string(),
+            },
         }
     }
 }
@@ -191,8 +213,54 @@ impl TryFrom<wire::JobSpec> for domain::JobSpec {
             mail_user: spec.mail_user,
             account: spec.account,
             qos: spec.qos,
+            required_nodes: spec.required_nodes,
+            excluded_nodes: spec.excluded_nodes,
+            exclusive: spec.exclusive,
+            memory_per_cpu_mb: spec.memory_per_cpu_mb,
+            ntasks_per_node: spec.ntasks_per_node,
+            begin_time_ms: spec.begin_time_ms,
+            time_min_minutes: spec.time_min_minutes,
+            signal: spec
+                .signal_number
+                .map(|number| {
+                    signal_from_wire(
+                        number,
+                        spec.signal_seconds_before_limit,
+                        spec.signal_batch_only,
+                        spec.signal_reservation,
+                    )
+                })
+                .transpose()?,
+            open_mode: match spec.open_mode.as_str() {
+                "" => None,
+                "append" => Some(domain::OpenMode::Append),
+                "truncate" => Some(domain::OpenMode::Truncate),
+                other => return Err(ConversionError::UnknownOpenMode(other.to_string())),
+            },
         })
     }
+}
+
+/// `--signal` from its wire fields; Slurm's range is 1 to 65535 for the
+/// signal and 0 to 65535 for the time.
+pub fn signal_from_wire(
+    number: u32,
+    seconds_before_limit: u32,
+    batch_only: bool,
+    reservation: bool,
+) -> Result<domain::JobSignal, ConversionError> {
+    let number = u16::try_from(number)
+        .ok()
+        .filter(|number| *number >= 1)
+        .ok_or(ConversionError::SignalOutOfRange(number))?;
+    let seconds_before_limit = u16::try_from(seconds_before_limit)
+        .map_err(|_| ConversionError::SignalOutOfRange(seconds_before_limit))?;
+    Ok(domain::JobSignal {
+        number,
+        seconds_before_limit,
+        batch_only,
+        reservation,
+    })
 }
 
 impl From<domain::JobState> for wire::JobState {
@@ -744,6 +812,54 @@ mod tests {
         }];
         job.next_step_id = 1;
         assert_eq!(job_from_wire(job_to_wire(&job, true)).unwrap(), job);
+    }
+
+    #[test]
+    fn placement_and_launch_options_round_trip() {
+        let spec = domain::JobSpec {
+            required_nodes: vec!["n1".into(), "n3".into()],
+            excluded_nodes: vec!["n2".into()],
+            exclusive: true,
+            memory_per_cpu_mb: Some(512),
+            ntasks_per_node: Some(2),
+            begin_time_ms: Some(1_700_000_000_000),
+            time_min_minutes: Some(domain::TIME_MIN_UNLIMITED),
+            signal: Some(domain::JobSignal {
+                number: 10,
+                seconds_before_limit: 65_535,
+                batch_only: true,
+                reservation: true,
+            }),
+            open_mode: Some(domain::OpenMode::Append),
+            ..domain::JobSpec::default()
+        };
+        assert_eq!(
+            domain::JobSpec::try_from(wire::JobSpec::from(&spec)).unwrap(),
+            spec
+        );
+        let plain = domain::JobSpec::default();
+        assert_eq!(
+            domain::JobSpec::try_from(wire::JobSpec::from(&plain)).unwrap(),
+            plain
+        );
+    }
+
+    #[test]
+    fn malformed_signal_and_open_mode_are_errors() {
+        let mut wire_spec = wire::JobSpec::from(&domain::JobSpec::default());
+        wire_spec.signal_number = Some(70_000);
+        assert!(matches!(
+            domain::JobSpec::try_from(wire_spec.clone()),
+            Err(ConversionError::SignalOutOfRange(70_000))
+        ));
+        wire_spec.signal_number = Some(0);
+        assert!(domain::JobSpec::try_from(wire_spec.clone()).is_err());
+        wire_spec.signal_number = None;
+        wire_spec.open_mode = "sideways".into();
+        assert!(matches!(
+            domain::JobSpec::try_from(wire_spec),
+            Err(ConversionError::UnknownOpenMode(_))
+        ));
     }
 
     #[test]

@@ -17,7 +17,8 @@ pub use accounting::{
 };
 pub use convert::{
     allocation_from_wire, allocation_to_wire, job_from_wire, job_state_from_wire, job_to_wire,
-    node_from_wire, step_from_wire, step_nodes_to_wire, step_to_wire, ConversionError,
+    node_from_wire, signal_from_wire, step_from_wire, step_nodes_to_wire, step_to_wire,
+    ConversionError,
 };
 pub use generated::*;
 

@@ -3,13 +3,19 @@
 
 use corral_state::JobSpec;
 
-/// What a job asks: `nodes` distinct nodes, each giving it this share.
+/// What a job asks: `nodes` distinct nodes, each giving it this share (for
+/// an exclusive job, at least this: it takes the whole node).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Demand {
     pub cpus: u32,
     pub memory_mb: u64,
     pub gpus: u32,
     pub nodes: u32,
+    /// `--exclusive`: only idle nodes, every CPU of each.
+    pub exclusive: bool,
+    /// `--mem-per-cpu`: memory for each CPU taken (`memory_mb` is for the
+    /// CPUs asked; an exclusive job needs it for all of a node's).
+    pub memory_per_cpu_mb: Option<u64>,
 }
 
 impl Demand {
@@ -19,6 +25,8 @@ impl Demand {
             memory_mb: spec.memory_per_node(),
             gpus: spec.gpus_per_node,
             nodes: spec.nodes.max(1),
+            exclusive: spec.exclusive,
+            memory_per_cpu_mb: spec.memory_per_cpu_mb,
         }
     }
 
@@ -26,13 +34,55 @@ impl Demand {
         self.nodes as usize
     }
 
-    /// At least as much of everything as `other`: if `other` cannot be
-    /// placed, neither can `self`.
+    /// What the job takes on a node with `total` resources: the share, or
+    /// for an exclusive job every CPU (and memory for each with
+    /// `--mem-per-cpu`). GPUs are the ones asked for: `apply` gives a job
+    /// exactly those.
+    pub fn share_on(&self, total: &Capacity) -> Capacity {
+        if !self.exclusive {
+            return Capacity {
+                cpus: self.cpus,
+                memory_mb: self.memory_mb,
+                gpus: self.gpus,
+            };
+        }
+        Capacity {
+            cpus: total.cpus,
+            memory_mb: self.memory_per_cpu_mb.map_or(self.memory_mb, |per_cpu| {
+                per_cpu.saturating_mul(u64::from(total.cpus))
+            }),
+            gpus: self.gpus,
+        }
+    }
+
+    /// Whether a node with `total` resources could hold the job if empty.
+    pub fn fits_empty(&self, total: &Capacity) -> bool {
+        total.holds(self) && total.contains(&self.share_on(total))
+    }
+
+    /// Whether a node with `total` resources, `free` now, holds the job
+    /// now: an exclusive job only an idle node.
+    pub fn fits(&self, total: &Capacity, free: &Capacity) -> bool {
+        if self.exclusive {
+            free == total && self.fits_empty(total)
+        } else {
+            free.holds(self)
+        }
+    }
+
+    /// At least as much of everything as `other`, and at least as strict:
+    /// if `other` cannot be placed, neither can `self`.
     fn covers(&self, other: &Demand) -> bool {
-        self.cpus >= other.cpus
-            && self.memory_mb >= other.memory_mb
-            && self.gpus >= other.gpus
-            && self.nodes >= other.nodes
+        let memory = match (self.exclusive, other.exclusive) {
+            (_, false) => self.memory_mb >= other.memory_mb,
+            (true, true) => match (self.memory_per_cpu_mb, other.memory_per_cpu_mb) {
+                (None, None) => self.memory_mb >= other.memory_mb,
+                (Some(mine), Some(theirs)) => mine >= theirs,
+                _ => false,
+            },
+            (false, true) => false,
+        };
+        memory && self.cpus >= other.cpus && self.gpus >= other.gpus && self.nodes >= other.nodes
     }
 }
 
@@ -45,9 +95,15 @@ pub struct Capacity {
 }
 
 impl Capacity {
-    /// Whether one share of `demand` fits in this much.
+    /// Whether one share of `demand` fits in this much (for an exclusive
+    /// demand, its least share).
     pub fn holds(&self, demand: &Demand) -> bool {
         self.cpus >= demand.cpus && self.memory_mb >= demand.memory_mb && self.gpus >= demand.gpus
+    }
+
+    /// At least `other` of every resource.
+    pub fn contains(&self, other: &Capacity) -> bool {
+        self.cpus >= other.cpus && self.memory_mb >= other.memory_mb && self.gpus >= other.gpus
     }
 
     fn largest(self, other: Capacity) -> Capacity {
@@ -181,6 +237,16 @@ mod tests {
             memory_mb,
             gpus,
             nodes,
+            exclusive: false,
+            memory_per_cpu_mb: None,
+        }
+    }
+
+    fn exclusive(demand: Demand, memory_per_cpu_mb: Option<u64>) -> Demand {
+        Demand {
+            exclusive: true,
+            memory_per_cpu_mb,
+            ..demand
         }
     }
 
@@ -219,6 +285,35 @@ mod tests {
             tree.first_holding(&demand(1, 0, 0, 1), 1, &mut |_| true),
             []
         );
+    }
+
+    #[test]
+    fn an_exclusive_demand_takes_the_whole_node_and_only_an_idle_one() {
+        let total = capacity(8, 1000, 2);
+        let whole = exclusive(demand(2, 200, 1, 1), Some(100));
+        assert_eq!(whole.share_on(&total), capacity(8, 800, 1));
+        assert!(whole.fits(&total, &total));
+        assert!(!whole.fits(&total, &capacity(7, 1000, 2)));
+        assert!(!exclusive(demand(2, 200, 0, 1), Some(200)).fits_empty(&total));
+        assert_eq!(
+            exclusive(demand(2, 300, 0, 1), None).share_on(&total),
+            capacity(8, 300, 0)
+        );
+        let shared = demand(2, 200, 1, 1);
+        assert_eq!(shared.share_on(&total), capacity(2, 200, 1));
+        assert!(shared.fits(&total, &capacity(2, 200, 1)));
+    }
+
+    #[test]
+    fn strictness_counts_in_what_a_failure_rules_out() {
+        let mut failed = FailedDemands::default();
+        failed.remember(demand(2, 100, 0, 1));
+        assert!(failed.rules_out(&exclusive(demand(2, 100, 0, 1), None)));
+        let mut failed = FailedDemands::default();
+        failed.remember(exclusive(demand(2, 100, 0, 1), None));
+        assert!(!failed.rules_out(&demand(4, 200, 0, 1)));
+        assert!(failed.rules_out(&exclusive(demand(4, 200, 0, 1), None)));
+        assert!(!failed.rules_out(&exclusive(demand(4, 200, 0, 1), Some(100))));
     }
 
     #[test]

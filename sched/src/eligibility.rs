@@ -5,6 +5,7 @@
 use corral_state::{Job, JobReason, PartitionState};
 
 use crate::capacity::Demand;
+use crate::node_filter::NodeFilter;
 use crate::view::ClusterView;
 
 /// The partition's own verdict, in order: its state (a partition that no
@@ -41,12 +42,20 @@ pub fn partition_reason(
 
 /// A share bigger than enough of the partition's nodes could ever hold
 /// (`PartitionConfig`), or too few of those nodes taking jobs because they
-/// are drained or down (`ReqNodeNotAvail`). Depends only on the demand,
-/// which many jobs share, so callers may remember it.
-pub fn capacity_reason(view: &ClusterView, partition: usize, demand: &Demand) -> Option<JobReason> {
-    if view.capable_nodes(partition, demand, false) < demand.nodes() {
+/// are drained or down (`ReqNodeNotAvail`). With `-w`/`-x`, among the nodes
+/// they allow: a required node outside the partition (or unknown) is
+/// `PartitionConfig`, one that is drained or down `ReqNodeNotAvail`.
+/// Without a filter it depends only on the demand, which many jobs share,
+/// so callers may remember it.
+pub fn capacity_reason(
+    view: &ClusterView,
+    partition: usize,
+    demand: &Demand,
+    filter: Option<&NodeFilter>,
+) -> Option<JobReason> {
+    if !view.capable(partition, demand, filter, false) {
         Some(JobReason::PartitionConfig)
-    } else if view.capable_nodes(partition, demand, true) < demand.nodes() {
+    } else if !view.capable(partition, demand, filter, true) {
         Some(JobReason::ReqNodeNotAvail)
     } else {
         None

@@ -10,7 +10,9 @@
 //! # One pass
 //!
 //! 1. **Queue.** Pending jobs that are not held, by [`priority`] (age and
-//!    size, Slurm multifactor-like), highest first, ties by job id.
+//!    size, Slurm multifactor-like), highest first, ties by job id. A job
+//!    whose dependencies, `--begin` time (`BeginTime`) or array throttle
+//!    keep it back takes nothing, in that order.
 //! 2. **Reasons that do not depend on other jobs** (`eligibility.rs`): the
 //!    partition's state (`PartitionDown`, `PartitionInactive`), more nodes
 //!    than it has (`PartitionNodeLimit`), a time limit above its maximum
@@ -20,7 +22,12 @@
 //! 3. **Placement.** A job needs `spec.nodes` distinct nodes of its
 //!    partition that take jobs, each with `cpus_per_node()` CPUs,
 //!    `memory_per_node()` MB and `gpus_per_node` GPUs free (the lowest free
-//!    indices). Nodes are chosen **first fit in name order**, not best fit:
+//!    indices). An `--exclusive` job needs idle nodes and takes every CPU
+//!    of each (with `--mem-per-cpu`, memory for each). `-w` nodes are
+//!    always among those chosen and `-x` nodes never (`node_filter.rs`);
+//!    the reasons and the reservation count only the nodes allowed, and
+//!    what the pass remembers about failed demands is learnt only from
+//!    jobs without lists. Nodes are chosen **first fit in name order**, not best fit:
 //!    predictable, and fast with the per-partition `CapacityTree`
 //!    (`capacity.rs`), which skips every group of nodes where no node has
 //!    enough of some resource, so a full cluster answers in `O(1)`.
@@ -50,6 +57,7 @@
 mod capacity;
 mod config;
 mod eligibility;
+mod node_filter;
 mod pass;
 pub mod priority;
 mod reservation;

@@ -10,6 +10,7 @@ use corral_state::{
 use crate::capacity::{Demand, FailedDemands};
 use crate::config::SchedulerConfig;
 use crate::eligibility::{capacity_reason, partition_reason};
+use crate::node_filter::NodeFilter;
 use crate::priority::queue;
 use crate::reservation::{reserve, Reservation};
 use crate::view::ClusterView;
@@ -83,6 +84,13 @@ enum Turn {
     Wait(JobReason),
 }
 
+/// A job's placement question: its partition, demand and node lists.
+struct Placing<'f> {
+    partition: usize,
+    demand: Demand,
+    filter: Option<&'f NodeFilter>,
+}
+
 struct Pass<'a> {
     state: &'a ClusterState,
     /// Tasks started in this pass, by array, for `%N` throttles.
@@ -133,18 +141,24 @@ impl<'a> Pass<'a> {
             return Turn::Wait(reason);
         }
         let partition = partition.expect("a job without a partition has a reason");
-        if let Some(reason) = self.capacity_reason(partition, &demand) {
+        let filter = NodeFilter::of(&self.view, job);
+        if let Some(reason) = self.capacity_reason(partition, &demand, filter.as_ref()) {
             return Turn::Wait(reason);
         }
         let end_ms = self
             .view
             .time_limit_ms(job)
             .map(|limit_ms| self.view.now_ms.saturating_add(limit_ms));
+        let placing = Placing {
+            partition,
+            demand,
+            filter: filter.as_ref(),
+        };
         match &self.reservation {
-            None => self.first_come(job, partition, demand, end_ms),
+            None => self.first_come(job, &placing, end_ms),
             Some(reservation) => {
                 let beside = end_ms.is_none_or(|end_ms| end_ms > reservation.start_ms);
-                match self.find(partition, &demand, beside) {
+                match self.find(&placing, beside) {
                     Some(slots) => Turn::Start(self.start(slots, &demand, end_ms, beside)),
                     None => Turn::Wait(JobReason::Priority),
                 }
@@ -152,8 +166,9 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// Kept from starting by its dependencies or its array's throttle,
-    /// before it may take anything (a reservation included).
+    /// Kept from starting by its dependencies, its `--begin` time or its
+    /// array's throttle, before it may take anything (a reservation
+    /// included), in Slurm's order.
     fn held_back(&self, job: &Job) -> Option<JobReason> {
         if let Some(dependencies) = &job.dependencies {
             match dependencies.resolution() {
@@ -165,6 +180,13 @@ impl<'a> Pass<'a> {
                 Resolution::Satisfied { .. } => {}
             }
         }
+        if job
+            .spec
+            .begin_time_ms
+            .is_some_and(|begin_ms| begin_ms > self.view.now_ms)
+        {
+            return Some(JobReason::BeginTime);
+        }
         let (task, max) = (job.array?, job.spec.array.as_ref()?.max_running?);
         let started = self
             .array_started
@@ -175,43 +197,45 @@ impl<'a> Pass<'a> {
         (active >= max as usize).then_some(JobReason::JobArrayTaskLimit)
     }
 
-    fn capacity_reason(&mut self, partition: usize, demand: &Demand) -> Option<JobReason> {
+    /// Remembered per demand for jobs without node lists, whose verdict
+    /// depends on nothing else.
+    fn capacity_reason(
+        &mut self,
+        partition: usize,
+        demand: &Demand,
+        filter: Option<&NodeFilter>,
+    ) -> Option<JobReason> {
+        if filter.is_some() {
+            return capacity_reason(&self.view, partition, demand, filter);
+        }
         *self
             .capacity_reasons
             .entry((partition, *demand))
-            .or_insert_with(|| capacity_reason(&self.view, partition, demand))
+            .or_insert_with(|| capacity_reason(&self.view, partition, demand, None))
     }
 
     /// Before any reservation: start the job if it fits, else reserve for
     /// it (unless work without a time limit keeps it out for good).
-    fn first_come(
-        &mut self,
-        job: &Job,
-        partition: usize,
-        demand: Demand,
-        end_ms: Option<u64>,
-    ) -> Turn {
-        if let Some(slots) = self.find(partition, &demand, false) {
-            return Turn::Start(self.start(slots, &demand, end_ms, false));
+    fn first_come(&mut self, job: &Job, placing: &Placing, end_ms: Option<u64>) -> Turn {
+        if let Some(slots) = self.find(placing, false) {
+            return Turn::Start(self.start(slots, &placing.demand, end_ms, false));
         }
-        let failures = &mut self.failures[partition];
-        if !failures.ever.rules_out(&demand) {
-            self.reservation = reserve(&self.view, partition, &demand, job.id);
-            if self.reservation.is_none() {
-                failures.ever.remember(demand);
+        let (partition, demand) = (placing.partition, placing.demand);
+        if !self.failures[partition].ever.rules_out(&demand) {
+            self.reservation = reserve(&self.view, partition, &demand, placing.filter, job.id);
+            if self.reservation.is_none() && placing.filter.is_none() {
+                self.failures[partition].ever.remember(demand);
             }
         }
         Turn::Wait(JobReason::Resources)
     }
 
-    /// Nodes for `demand` free now; `beside_reservation` for work that
-    /// would still run when the reserved job starts.
-    fn find(
-        &mut self,
-        partition: usize,
-        demand: &Demand,
-        beside_reservation: bool,
-    ) -> Option<Vec<usize>> {
+    /// Nodes for the job free now; `beside_reservation` for work that
+    /// would still run when the reserved job starts. What fails without
+    /// node lists is remembered: a demand that covers it fails too, with
+    /// or without lists (they only narrow the choice).
+    fn find(&mut self, placing: &Placing, beside_reservation: bool) -> Option<Vec<usize>> {
+        let (partition, demand) = (placing.partition, &placing.demand);
         let failures = &mut self.failures[partition];
         if failures.now.rules_out(demand)
             || (beside_reservation && failures.beside_reservation.rules_out(demand))
@@ -220,12 +244,14 @@ impl<'a> Pass<'a> {
         }
         let view = &self.view;
         let found = match (&self.reservation, beside_reservation) {
-            (Some(reservation), true) => view.place(partition, demand, &mut |slot| {
-                reservation.admits(slot, &view.slots[slot], demand)
-            }),
-            _ => view.place(partition, demand, &mut |_| true),
+            (Some(reservation), true) => {
+                view.place(partition, demand, placing.filter, &mut |slot| {
+                    reservation.admits(slot, &view.slots[slot], demand)
+                })
+            }
+            _ => view.place(partition, demand, placing.filter, &mut |_| true),
         };
-        if found.is_none() {
+        if found.is_none() && placing.filter.is_none() {
             if beside_reservation {
                 failures.beside_reservation.remember(*demand);
             } else {
@@ -246,22 +272,23 @@ impl<'a> Pass<'a> {
         slots
             .into_iter()
             .map(|slot| {
+                let share = demand.share_on(&self.view.slots[slot].total);
                 let kept = match (&mut self.reservation, beside_reservation) {
                     (Some(reservation), true) => {
-                        reservation.consume(slot, demand);
+                        reservation.consume(slot, &share);
                         reservation.kept_gpus(slot)
                     }
                     _ => &[],
                 };
-                let gpus = self.view.pick_gpus(slot, demand.gpus, kept);
-                let share = NodeShare {
+                let gpus = self.view.pick_gpus(slot, share.gpus, kept);
+                let node_share = NodeShare {
                     node: self.view.slots[slot].name.to_string(),
-                    cpus: demand.cpus,
-                    memory_mb: demand.memory_mb,
+                    cpus: share.cpus,
+                    memory_mb: share.memory_mb,
                     gpus: gpus.clone(),
                 };
-                self.view.take(slot, demand, gpus, end_ms);
-                share
+                self.view.take(slot, &share, gpus, end_ms);
+                node_share
             })
             .collect()
     }

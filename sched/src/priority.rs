@@ -6,7 +6,8 @@
 //!                                         cpus  / cluster_cpus))
 //! ```
 //!
-//! `age_ms` is `now_ms - submit_time_ms`; `nodes` and `cpus` are what the job
+//! `age_ms` is `now_ms - submit_time_ms` (or, for a job submitted with
+//! `--begin`, the time since it became eligible); `nodes` and `cpus` are what the job
 //! asks for in all (`cpus = nodes * cpus_per_node`); `cluster_nodes` and
 //! `cluster_cpus` count every node of the cluster, whatever its state. Each
 //! factor lies in `[0, 1]`, as in Slurm's multifactor plugin (where big jobs
@@ -51,9 +52,9 @@ fn age_points(job: &Job, now_ms: u64, config: &SchedulerConfig) -> u64 {
     if config.max_age_ms == 0 {
         return 0;
     }
-    let age_ms = now_ms
-        .saturating_sub(job.submit_time_ms)
-        .min(config.max_age_ms);
+    // A job ages from when it became eligible: its `--begin` time if later.
+    let eligible_ms = job.submit_time_ms.max(job.spec.begin_time_ms.unwrap_or(0));
+    let age_ms = now_ms.saturating_sub(eligible_ms).min(config.max_age_ms);
     scale(
         config.weight_age,
         u128::from(age_ms),

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use corral_state::JobId;
 
 use crate::capacity::{Capacity, Demand};
+use crate::node_filter::NodeFilter;
 use crate::view::{ClusterView, NodeSlot, Release};
 
 /// Where and when the reserved job will start. Work that starts now and
@@ -35,20 +36,21 @@ struct Reserved {
 }
 
 impl Reservation {
-    /// Whether a share of `demand` that is free now on `slot` may go to
-    /// work still running at the reservation's start.
+    /// Whether `demand`'s share that is free now on `slot` may go to work
+    /// still running at the reservation's start.
     pub fn admits(&self, slot: usize, node: &NodeSlot, demand: &Demand) -> bool {
         let Some(reserved) = self.reserved.get(&slot) else {
             return true;
         };
+        let share = demand.share_on(&node.total);
         let gpus_left = node
             .free_gpus
             .iter()
             .filter(|gpu| !reserved.gpus.contains(gpu))
             .count();
-        reserved.spare_cpus >= demand.cpus
-            && reserved.spare_memory_mb >= demand.memory_mb
-            && gpus_left >= demand.gpus as usize
+        reserved.spare_cpus >= share.cpus
+            && reserved.spare_memory_mb >= share.memory_mb
+            && gpus_left >= share.gpus as usize
     }
 
     /// The GPU indices of `slot` kept for the reserved job.
@@ -58,11 +60,11 @@ impl Reservation {
             .map_or(&[], |reserved| reserved.gpus.as_slice())
     }
 
-    /// Records that work running past the start took a share of `slot`.
-    pub fn consume(&mut self, slot: usize, demand: &Demand) {
+    /// Records that work running past the start took `share` of `slot`.
+    pub fn consume(&mut self, slot: usize, share: &Capacity) {
         if let Some(reserved) = self.reserved.get_mut(&slot) {
-            reserved.spare_cpus -= demand.cpus;
-            reserved.spare_memory_mb -= demand.memory_mb;
+            reserved.spare_cpus -= share.cpus;
+            reserved.spare_memory_mb -= share.memory_mb;
         }
     }
 
@@ -75,6 +77,7 @@ impl Reservation {
 /// What a node will have free at some future time.
 #[derive(Clone, Debug)]
 struct Projected {
+    total: Capacity,
     cpus: u32,
     memory_mb: u64,
     /// Ascending.
@@ -84,19 +87,23 @@ struct Projected {
 impl Projected {
     fn now(node: &NodeSlot) -> Projected {
         Projected {
+            total: node.total,
             cpus: node.free.cpus,
             memory_mb: node.free.memory_mb,
             gpus: node.free_gpus.clone(),
         }
     }
 
-    fn holds(&self, demand: &Demand) -> bool {
-        let capacity = Capacity {
+    fn free(&self) -> Capacity {
+        Capacity {
             cpus: self.cpus,
             memory_mb: self.memory_mb,
             gpus: u32::try_from(self.gpus.len()).unwrap_or(u32::MAX),
-        };
-        capacity.holds(demand)
+        }
+    }
+
+    fn holds(&self, demand: &Demand) -> bool {
+        demand.fits(&self.total, &self.free())
     }
 
     fn give_back(&mut self, release: &Release) {
@@ -110,20 +117,32 @@ impl Projected {
     }
 }
 
-/// The earliest reservation for `job_id` asking `demand` in `partition`,
-/// or `None` when work without a time limit keeps it out for good.
+/// The earliest reservation for `job_id` asking `demand` in `partition`
+/// (on the nodes `filter` allows, its required ones among them), or `None`
+/// when work without a time limit keeps it out for good.
 pub fn reserve(
     view: &ClusterView,
     partition: usize,
     demand: &Demand,
+    filter: Option<&NodeFilter>,
     job_id: JobId,
 ) -> Option<Reservation> {
     let candidates: Vec<usize> = view.partitions[partition]
         .slots
         .iter()
         .copied()
-        .filter(|&slot| view.slots[slot].accepts_jobs && view.slots[slot].total.holds(demand))
+        .filter(|&slot| view.slots[slot].accepts_jobs && demand.fits_empty(&view.slots[slot].total))
+        .filter(|&slot| filter.is_none_or(|filter| !filter.excludes(slot)))
         .collect();
+    let required: &[usize] = filter.map_or(&[], |filter| &filter.required);
+    if filter.is_some_and(|filter| filter.required_unknown)
+        || required.len() > demand.nodes()
+        || required
+            .iter()
+            .any(|slot| candidates.binary_search(slot).is_err())
+    {
+        return None;
+    }
     let mut is_candidate = vec![false; view.slots.len()];
     for &slot in &candidates {
         is_candidate[slot] = true;
@@ -136,14 +155,13 @@ pub fn reserve(
         .collect();
     ends.sort_by_key(|(end_ms, release)| (*end_ms, release.slot));
 
+    let holds_now = |slot: &usize| view.slots[*slot].fits_now(demand);
+    let mut holding = candidates.iter().filter(|slot| holds_now(slot)).count();
+    let mut required_holding = required.iter().filter(|slot| holds_now(slot)).count();
     let mut projected: BTreeMap<usize, Projected> = BTreeMap::new();
-    let mut holding = candidates
-        .iter()
-        .filter(|&&slot| view.slots[slot].free.holds(demand))
-        .count();
     let mut start_ms = view.now_ms;
     let mut next = 0;
-    while holding < demand.nodes() {
+    while holding < demand.nodes() || required_holding < required.len() {
         let (end_ms, _) = *ends.get(next)?;
         while let Some((_, release)) = ends.get(next).filter(|(end, _)| *end == end_ms) {
             let node = projected
@@ -151,7 +169,9 @@ pub fn reserve(
                 .or_insert_with(|| Projected::now(&view.slots[release.slot]));
             let held = node.holds(demand);
             node.give_back(release);
-            holding += usize::from(!held && node.holds(demand));
+            let newly = !held && node.holds(demand);
+            holding += usize::from(newly);
+            required_holding += usize::from(newly && required.binary_search(&release.slot).is_ok());
             next += 1;
         }
         start_ms = end_ms.max(view.now_ms);
@@ -159,33 +179,47 @@ pub fn reserve(
     Some(Reservation {
         job_id,
         start_ms,
-        reserved: pick_nodes(view, &candidates, &projected, demand),
+        reserved: pick_nodes(view, &candidates, required, &projected, demand),
     })
 }
 
-/// The first nodes in name order that will hold a share at the start.
+/// The required nodes and the first others in name order that will hold
+/// a share at the start.
 fn pick_nodes(
     view: &ClusterView,
     candidates: &[usize],
+    required: &[usize],
     projected: &BTreeMap<usize, Projected>,
     demand: &Demand,
 ) -> BTreeMap<usize, Reserved> {
-    candidates
+    let at_start = |slot: usize| {
+        projected
+            .get(&slot)
+            .cloned()
+            .unwrap_or_else(|| Projected::now(&view.slots[slot]))
+    };
+    let reserved = |slot: usize, node: Projected| {
+        let share = demand.share_on(&node.total);
+        let reserved = Reserved {
+            spare_cpus: node.cpus - share.cpus,
+            spare_memory_mb: node.memory_mb - share.memory_mb,
+            gpus: node.gpus[..share.gpus as usize].to_vec(),
+        };
+        (slot, reserved)
+    };
+    let others = demand.nodes() - required.len();
+    required
         .iter()
-        .filter_map(|&slot| {
-            let node = projected
-                .get(&slot)
-                .cloned()
-                .unwrap_or_else(|| Projected::now(&view.slots[slot]));
-            node.holds(demand).then(|| {
-                let reserved = Reserved {
-                    spare_cpus: node.cpus - demand.cpus,
-                    spare_memory_mb: node.memory_mb - demand.memory_mb,
-                    gpus: node.gpus[..demand.gpus as usize].to_vec(),
-                };
-                (slot, reserved)
-            })
-        })
-        .take(demand.nodes())
+        .map(|&slot| reserved(slot, at_start(slot)))
+        .chain(
+            candidates
+                .iter()
+                .filter(|slot| required.binary_search(slot).is_err())
+                .filter_map(|&slot| {
+                    let node = at_start(slot);
+                    node.holds(demand).then(|| reserved(slot, node))
+                })
+                .take(others),
+        )
         .collect()
 }

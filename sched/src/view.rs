@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use corral_state::{ClusterState, Job, JobState, Node, Partition};
 
 use crate::capacity::{Capacity, CapacityTree, Demand};
+use crate::node_filter::NodeFilter;
 
 /// Milliseconds in a minute, for time limits given in minutes.
 const MS_PER_MINUTE: u64 = 60_000;
@@ -44,6 +45,16 @@ impl<'a> NodeSlot<'a> {
             free_gpus,
             memberships: Vec::new(),
         }
+    }
+
+    /// Whether the node is one of `partition`'s.
+    fn in_partition(&self, partition: usize) -> bool {
+        self.memberships.iter().any(|(p, _)| *p == partition)
+    }
+
+    /// Whether it takes jobs and `demand` fits in what is free now.
+    pub fn fits_now(&self, demand: &Demand) -> bool {
+        self.accepts_jobs && demand.fits(&self.total, &self.free)
     }
 
     /// What new work may take here now: nothing on a node that takes no jobs.
@@ -133,35 +144,86 @@ impl<'a> ClusterView<'a> {
             .map(|minutes| u64::from(minutes) * MS_PER_MINUTE)
     }
 
-    /// How many of the partition's nodes (up to `demand.nodes`) could hold
-    /// one share if they were empty: all of them, or those taking jobs.
-    pub fn capable_nodes(&self, partition: usize, demand: &Demand, accepting_only: bool) -> usize {
+    /// Whether enough of the partition's nodes could hold `demand` if they
+    /// were empty (`filter` allowing): any of them, or only those taking jobs.
+    pub fn capable(
+        &self,
+        partition: usize,
+        demand: &Demand,
+        filter: Option<&NodeFilter>,
+        accepting_only: bool,
+    ) -> bool {
         let view = &self.partitions[partition];
         let tree = if accepting_only {
             &view.totals_accepting
         } else {
             &view.totals
         };
-        tree.first_holding(demand, demand.nodes(), &mut |_| true)
-            .len()
+        let slots = &self.slots;
+        self.choose(partition, demand, filter, tree, &mut |slot| {
+            (!accepting_only || slots[slot].accepts_jobs) && demand.fits_empty(&slots[slot].total)
+        })
+        .is_some()
     }
 
-    /// The first `demand.nodes` slots of the partition, in name order, that
-    /// take jobs, have a share free now and that `accept` agrees to.
+    /// `demand.nodes` slots of the partition, in name order, that take
+    /// jobs, hold the demand now, and that `filter` and `accept` agree to:
+    /// the required ones and the first others.
     pub fn place(
         &self,
         partition: usize,
         demand: &Demand,
+        filter: Option<&NodeFilter>,
         accept: &mut dyn FnMut(usize) -> bool,
     ) -> Option<Vec<usize>> {
+        let slots = &self.slots;
+        self.choose(
+            partition,
+            demand,
+            filter,
+            &self.partitions[partition].free,
+            &mut |slot| slots[slot].fits_now(demand) && accept(slot),
+        )
+    }
+
+    /// Every required slot (each in the partition and held by `holds`)
+    /// and the first other slots in name order that `holds` admits, found
+    /// with `tree` (which skips nodes without the demand's least share),
+    /// in name order; `None` when there are not enough.
+    fn choose(
+        &self,
+        partition: usize,
+        demand: &Demand,
+        filter: Option<&NodeFilter>,
+        tree: &CapacityTree,
+        holds: &mut dyn FnMut(usize) -> bool,
+    ) -> Option<Vec<usize>> {
         let view = &self.partitions[partition];
-        let positions = view
-            .free
-            .first_holding(demand, demand.nodes(), &mut |position| {
-                accept(view.slots[position])
+        let required: &[usize] = filter.map_or(&[], |filter| &filter.required);
+        if filter.is_some_and(|filter| filter.required_unknown) || required.len() > demand.nodes() {
+            return None;
+        }
+        let mut chosen = Vec::with_capacity(demand.nodes());
+        for &slot in required {
+            if !self.slots[slot].in_partition(partition) || !holds(slot) {
+                return None;
+            }
+            chosen.push(slot);
+        }
+        let others = demand.nodes() - required.len();
+        if others > 0 {
+            let positions = tree.first_holding(demand, others, &mut |position| {
+                let slot = view.slots[position];
+                filter.is_none_or(|filter| !filter.requires(slot) && !filter.excludes(slot))
+                    && holds(slot)
             });
-        (positions.len() == demand.nodes())
-            .then(|| positions.into_iter().map(|p| view.slots[p]).collect())
+            if positions.len() < others {
+                return None;
+            }
+            chosen.extend(positions.into_iter().map(|position| view.slots[position]));
+            chosen.sort_unstable();
+        }
+        Some(chosen)
     }
 
     /// The `count` lowest free GPU indices of a slot, leaving out `kept`.
@@ -175,12 +237,12 @@ impl<'a> ClusterView<'a> {
             .collect()
     }
 
-    /// Takes one share of `demand` with these GPUs on a slot, for a job
-    /// started in this pass that ends at `end_ms`.
-    pub fn take(&mut self, slot: usize, demand: &Demand, gpus: Vec<u32>, end_ms: Option<u64>) {
+    /// Takes `share` with these GPUs on a slot, for a job started in this
+    /// pass that ends at `end_ms`.
+    pub fn take(&mut self, slot: usize, share: &Capacity, gpus: Vec<u32>, end_ms: Option<u64>) {
         let node = &mut self.slots[slot];
-        node.free.cpus -= demand.cpus;
-        node.free.memory_mb -= demand.memory_mb;
+        node.free.cpus -= share.cpus;
+        node.free.memory_mb -= share.memory_mb;
         node.free_gpus.retain(|gpu| !gpus.contains(gpu));
         node.free.gpus = count(node.free_gpus.len());
         let offered = node.offered();
@@ -190,8 +252,8 @@ impl<'a> ClusterView<'a> {
         self.releases.push(Release {
             end_ms,
             slot,
-            cpus: demand.cpus,
-            memory_mb: demand.memory_mb,
+            cpus: share.cpus,
+            memory_mb: share.memory_mb,
             gpus,
         });
     }
@@ -232,7 +294,7 @@ impl<'a> ClusterView<'a> {
             .map(|limit_ms| start_ms.saturating_add(limit_ms).max(self.now_ms))
     }
 
-    fn slot_of(&self, name: &str) -> Option<usize> {
+    pub fn slot_of(&self, name: &str) -> Option<usize> {
         self.slots.binary_search_by(|slot| slot.name.cmp(name)).ok()
     }
 }

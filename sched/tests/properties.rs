@@ -63,6 +63,15 @@ struct JobCase {
     gpus: u32,
     time_limit_minutes: Option<u32>,
     hold: bool,
+    exclusive: bool,
+    /// `--mem-per-cpu` (then no `--mem`).
+    memory_per_cpu_mb: Option<u64>,
+    /// Bit `i` set: node `n{i+1}` is required (`-w`) or excluded (`-x`);
+    /// bit 7 names a node that does not exist.
+    required: u8,
+    excluded: u8,
+    /// `--begin`, in minutes from the submission.
+    begin_minutes: Option<u64>,
 }
 
 /// Between two passes: time passes, jobs arrive, some end, a node may change.
@@ -125,19 +134,40 @@ fn job_case() -> impl Strategy<Value = JobCase> {
         prop_oneof![2 => Just(0u32), 1 => 1u32..=3],
         time,
         prop::bool::weighted(0.1),
+        placement(),
     )
         .prop_map(
-            |(partition, cpus_per_task, ntasks, nodes, memory_mb, gpus, time, hold)| JobCase {
-                partition,
-                cpus_per_task,
-                ntasks,
-                nodes,
-                memory_mb,
-                gpus,
-                time_limit_minutes: time,
-                hold,
+            |(partition, cpus_per_task, ntasks, nodes, memory_mb, gpus, time, hold, placement)| {
+                let (exclusive, per_cpu, required, excluded, begin_minutes) = placement;
+                JobCase {
+                    partition,
+                    cpus_per_task,
+                    ntasks,
+                    nodes,
+                    memory_mb: memory_mb.filter(|_| per_cpu.is_none()),
+                    gpus,
+                    time_limit_minutes: time,
+                    hold,
+                    exclusive,
+                    memory_per_cpu_mb: per_cpu,
+                    required,
+                    excluded,
+                    begin_minutes,
+                }
             },
         )
+}
+
+/// `--exclusive`, `--mem-per-cpu`, `-w`, `-x` and `--begin`, each for some jobs.
+fn placement() -> impl Strategy<Value = (bool, Option<u64>, u8, u8, Option<u64>)> {
+    let nodes = prop_oneof![4 => Just(0u8), 1 => any::<u8>().prop_map(|m| m & (m >> 1 | 0x81))];
+    (
+        prop::bool::weighted(0.2),
+        prop_oneof![4 => Just(None), 1 => (1u64..=4).prop_map(|m| Some(m * 100))],
+        nodes.clone(),
+        nodes,
+        prop_oneof![4 => Just(None), 1 => prop::sample::select(vec![0u64, 5, 30]).prop_map(Some)],
+    )
 }
 
 fn job_end() -> impl Strategy<Value = JobEnd> {
@@ -221,9 +251,26 @@ fn submit(
         memory_per_node_mb: job.memory_mb,
         gpus_per_node: job.gpus,
         hold: job.hold,
+        exclusive: job.exclusive,
+        memory_per_cpu_mb: job.memory_per_cpu_mb,
+        required_nodes: node_names(job.required),
+        excluded_nodes: node_names(job.excluded),
+        begin_time_ms: job
+            .begin_minutes
+            .map(|minutes| now_ms + minutes * MS_PER_MINUTE),
         ..JobSpec::default()
     };
     cluster.submit(spec, now_ms).map(|_| ())
+}
+
+/// The nodes of a bit mask, sorted as sbatch sends them.
+fn node_names(mask: u8) -> Vec<String> {
+    let mut names: Vec<String> = (0..8)
+        .filter(|bit| mask & (1 << bit) != 0)
+        .map(node_name)
+        .collect();
+    names.sort();
+    names
 }
 
 /// Ends some running jobs and changes a node, as the world would.

@@ -12,11 +12,14 @@
 //! partition NAME nodes=HOSTLIST [default] [maxtime=MIN] [state=up|down|drain|inactive]
 //! submit id=N [cpus=N] [ntasks=N] [nodes=N] [mem=MB] [gpus=N] [time=MIN]
 //!        [partition=NAME] [at=MIN] [hold]          cpus= is CPUs per task
+//!        [nodelist=HOSTLIST] [exclude=HOSTLIST]    -w and -x
+//!        [exclusive] [mem_per_cpu=MB] [begin=MIN]  --exclusive, --mem-per-cpu, --begin
 //! run id=N on=HOSTLIST since=MIN [submit's keys]   submitted and started at `since`
+//!                                                   (an exclusive one on whole nodes)
 //! finish id=N at=MIN
 //! drain|down|resume HOSTLIST
 //! schedule now=MIN                                  plans; the plan must apply cleanly
-//! expect start ID on HOSTLIST [gpus=I,J]            shares in this node order (GPUs on each)
+//! expect start ID on HOSTLIST [gpus=I,J] [cpus=N] [mem=MB]   shares in this node order (each with these)
 //! expect started ID... | none                       exactly these starts, in plan order
 //! expect reason ID REASON                           the plan sets this reason
 //! expect no-reason ID                               the plan neither starts ID nor changes its reason
@@ -180,6 +183,12 @@ impl Scenario {
     }
 
     fn submit_at(&mut self, words: &Words, at_ms: u64) -> Result<JobId, String> {
+        let names = |key: &str| -> Result<Vec<String>, String> {
+            let mut names = words.text(key).map(expand).transpose()?.unwrap_or_default();
+            names.sort();
+            names.dedup();
+            Ok(names)
+        };
         let spec = JobSpec {
             partition: words.text("partition").map(str::to_string),
             time_limit_minutes: words.get("time")?,
@@ -189,6 +198,13 @@ impl Scenario {
             memory_per_node_mb: words.get("mem")?,
             gpus_per_node: words.get("gpus")?.unwrap_or(0),
             hold: words.flag("hold"),
+            required_nodes: names("nodelist")?,
+            excluded_nodes: names("exclude")?,
+            exclusive: words.flag("exclusive"),
+            memory_per_cpu_mb: words.get("mem_per_cpu")?,
+            begin_time_ms: words
+                .get::<u64>("begin")?
+                .map(|minutes| minutes * MS_PER_MINUTE),
             ..JobSpec::default()
         };
         let expected: JobId = words.required("id")?;
@@ -264,7 +280,7 @@ impl Scenario {
     fn expect(&self, rest: &[&str]) -> Result<(), String> {
         let plan = self.plan()?;
         match rest {
-            ["start", id, "on", nodes, gpus @ ..] => expect_start(plan, id, nodes, gpus),
+            ["start", id, "on", nodes, more @ ..] => expect_start(plan, id, nodes, more),
             ["started", ids @ ..] => expect_started(plan, ids),
             ["reason", id, reason] => expect_reason(plan, id, reason),
             ["no-reason", id] => expect_no_reason(plan, id),
@@ -283,7 +299,7 @@ impl Scenario {
 const CONFIG_KEYS: [&str; 3] = ["weight_age", "weight_size", "max_age"];
 const NODE_KEYS: [&str; 4] = ["cpus", "mem", "gpus", "unregistered"];
 const PARTITION_KEYS: [&str; 4] = ["nodes", "default", "maxtime", "state"];
-const SUBMIT_KEYS: [&str; 10] = [
+const SUBMIT_KEYS: [&str; 15] = [
     "id",
     "cpus",
     "ntasks",
@@ -294,8 +310,13 @@ const SUBMIT_KEYS: [&str; 10] = [
     "partition",
     "at",
     "hold",
+    "nodelist",
+    "exclude",
+    "exclusive",
+    "mem_per_cpu",
+    "begin",
 ];
-const RUN_KEYS: [&str; 10] = [
+const RUN_KEYS: [&str; 12] = [
     "id",
     "cpus",
     "ntasks",
@@ -306,9 +327,11 @@ const RUN_KEYS: [&str; 10] = [
     "partition",
     "on",
     "since",
+    "exclusive",
+    "mem_per_cpu",
 ];
 
-fn expect_start(plan: &Plan, id: &str, nodes: &str, gpus: &[&str]) -> Result<(), String> {
+fn expect_start(plan: &Plan, id: &str, nodes: &str, more: &[&str]) -> Result<(), String> {
     let id = parse::<JobId>(id)?;
     let allocation = plan
         .allocations
@@ -319,24 +342,40 @@ fn expect_start(plan: &Plan, id: &str, nodes: &str, gpus: &[&str]) -> Result<(),
     if actual != expand(nodes)? {
         return Err(format!("job {id} starts on {actual:?}"));
     }
-    let expected_gpus = match gpus {
-        [] => return Ok(()),
-        [list] => list
-            .strip_prefix("gpus=")
-            .ok_or("expected gpus=I,J")?
+    let words = Words::parse(more, &["gpus", "cpus", "mem"])?;
+    if let Some(list) = words.text("gpus") {
+        let expected: Vec<u32> = list
             .split(',')
             .filter(|index| !index.is_empty())
             .map(parse::<u32>)
-            .collect::<Result<Vec<u32>, String>>()?,
-        _ => return Err("expected at most gpus=I,J after the nodes".into()),
-    };
-    match allocation.shares.iter().find(|s| s.gpus != expected_gpus) {
-        None => Ok(()),
-        Some(share) => Err(format!(
-            "job {id} has GPUs {:?} on {}",
-            share.gpus, share.node
-        )),
+            .collect::<Result<_, _>>()?;
+        if let Some(share) = allocation.shares.iter().find(|s| s.gpus != expected) {
+            return Err(format!(
+                "job {id} has GPUs {:?} on {}",
+                share.gpus, share.node
+            ));
+        }
     }
+    if let Some(cpus) = words.get::<u32>("cpus")? {
+        if let Some(share) = allocation.shares.iter().find(|s| s.cpus != cpus) {
+            return Err(format!(
+                "job {id} has {} CPUs on {}",
+                share.cpus, share.node
+            ));
+        }
+    }
+    if let Some(memory_mb) = words.get::<u64>("mem")? {
+        if let Some(share) = allocation.shares.iter().find(|s| s.memory_mb != memory_mb) {
+            return Err(format!(
+                "job {id} has {} MB on {}",
+                share.memory_mb, share.node
+            ));
+        }
+    }
+    if !words.positional.is_empty() || !words.flags.is_empty() {
+        return Err("expected only gpus=, cpus= and mem= after the nodes".into());
+    }
+    Ok(())
 }
 
 fn expect_started(plan: &Plan, ids: &[&str]) -> Result<(), String> {

@@ -4,9 +4,9 @@
 //! what Slurm printed.
 //!
 //! Normalised, because the job data cannot reproduce them:
-//! - squeue (09, 10, 11, 16, 17, 18): the row of job 12 is removed: its
-//!   reason (`BeginTime`) is not a Corral reason and its `StartTime` needs
-//!   a begin time Corral lacks (`--begin`).
+//! - squeue (09, 10, 11, 16, 17, 18): the row of job 12 is removed: it
+//!   waits for its `--begin` time (`BeginTime`), which Slurm shows as its
+//!   `StartTime` and Corral's squeue does not.
 //! - scontrol (23, 24, 25, 43): `AllocNode:Sid=localhost:2188` becomes
 //!   `localhost:0` (Corral records no session id).
 //! - scontrol 24 (pending): `LastSchedEval` becomes the submit time, and the
@@ -360,7 +360,12 @@ fn sbatch(argv: &[&str], script: Option<&[u8]>) -> Result<sbatch::SbatchRequest,
         },
         ScriptSource::Stdin => BatchScript::from_bytes(script.unwrap_or_default())?,
     };
-    sbatch::build_request(&command_line, &[], script)
+    // The references' clock; none of these submissions uses --begin.
+    let clock = sbatch::Clock {
+        now_ms: 1_795_305_815_000,
+        utc_offset_seconds: 0,
+    };
+    sbatch::build_request(&command_line, &[], script, clock)
 }
 
 #[test]

@@ -84,6 +84,63 @@ pub struct JobSpec {
     pub account: Option<String>,
     #[serde(default)]
     pub qos: Option<String>,
+    /// `-w/--nodelist`: nodes the job must be given, sorted and distinct.
+    #[serde(default)]
+    pub required_nodes: Vec<String>,
+    /// `-x/--exclude`: nodes the job must never be given, sorted and distinct.
+    #[serde(default)]
+    pub excluded_nodes: Vec<String>,
+    /// `--exclusive`: the job takes every CPU of its nodes, so no other job
+    /// shares them.
+    #[serde(default)]
+    pub exclusive: bool,
+    /// `--mem-per-cpu`, in MiB: the job needs this much for each CPU it
+    /// holds on a node. Never set together with `memory_per_node_mb`.
+    #[serde(default)]
+    pub memory_per_cpu_mb: Option<u64>,
+    /// `--ntasks-per-node`, recorded; `nodes` and `ntasks` already follow
+    /// from it.
+    #[serde(default)]
+    pub ntasks_per_node: Option<u32>,
+    /// `-b/--begin`, resolved by sbatch to milliseconds since the epoch:
+    /// the job may not start before.
+    #[serde(default)]
+    pub begin_time_ms: Option<u64>,
+    /// `--time-min` in minutes ([`TIME_MIN_UNLIMITED`] for `UNLIMITED`),
+    /// recorded.
+    #[serde(default)]
+    pub time_min_minutes: Option<u32>,
+    /// `--signal`: a signal sent ahead of the time limit.
+    #[serde(default)]
+    pub signal: Option<JobSignal>,
+    /// `--open-mode`; `None`: the cluster's default, truncate.
+    #[serde(default)]
+    pub open_mode: Option<OpenMode>,
+}
+
+/// `--time-min=UNLIMITED`, as Slurm's `INFINITE`.
+pub const TIME_MIN_UNLIMITED: u32 = u32::MAX;
+
+/// `--signal=[{R|B}:]SIG[@TIME]`: what to send, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSignal {
+    /// The signal's number, as Slurm accepts it (1 to 65535).
+    pub number: u16,
+    /// Sent this many seconds before the time limit (Slurm's default: 60).
+    pub seconds_before_limit: u16,
+    /// `B:`: only the batch shell; otherwise the script's process group.
+    pub batch_only: bool,
+    /// `R:`, recorded: it concerns reservations, which Corral does not have.
+    pub reservation: bool,
+}
+
+/// How a job's output files are opened (`--open-mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OpenMode {
+    /// Slurm's default (`JobFileAppend=0`): start the file afresh.
+    #[default]
+    Truncate,
+    Append,
 }
 
 impl JobSpec {
@@ -98,9 +155,14 @@ impl JobSpec {
         self.tasks_per_node_max() * self.cpus_per_task.max(1)
     }
 
-    /// Memory the job needs on each node; 0 when none was requested.
+    /// Memory the job needs on each node; 0 when none was requested. With
+    /// `--mem-per-cpu`, for the CPUs it needs there (an exclusive job,
+    /// which holds every CPU of a node, needs it for each of those).
     pub fn memory_per_node(&self) -> u64 {
-        self.memory_per_node_mb.unwrap_or(0)
+        match self.memory_per_cpu_mb {
+            Some(per_cpu) => per_cpu.saturating_mul(u64::from(self.cpus_per_node())),
+            None => self.memory_per_node_mb.unwrap_or(0),
+        }
     }
 }
 
@@ -133,6 +195,15 @@ impl Default for JobSpec {
             mail_user: None,
             account: None,
             qos: None,
+            required_nodes: Vec::new(),
+            excluded_nodes: Vec::new(),
+            exclusive: false,
+            memory_per_cpu_mb: None,
+            ntasks_per_node: None,
+            begin_time_ms: None,
+            time_min_minutes: None,
+            signal: None,
+            open_mode: None,
         }
     }
 }
@@ -251,10 +322,12 @@ pub enum JobReason {
     DependencyNeverSatisfied,
     /// As many tasks of its array run as `--array=...%N` allows.
     JobArrayTaskLimit,
+    /// Not eligible before its `--begin` time.
+    BeginTime,
 }
 
 impl JobReason {
-    pub const ALL: [JobReason; 17] = [
+    pub const ALL: [JobReason; 18] = [
         JobReason::None,
         JobReason::Priority,
         JobReason::Resources,
@@ -272,6 +345,7 @@ impl JobReason {
         JobReason::Dependency,
         JobReason::DependencyNeverSatisfied,
         JobReason::JobArrayTaskLimit,
+        JobReason::BeginTime,
     ];
 
     /// Holds keep a job pending whatever the scheduler finds.
@@ -302,6 +376,7 @@ impl JobReason {
             JobReason::Dependency => "Dependency",
             JobReason::DependencyNeverSatisfied => "DependencyNeverSatisfied",
             JobReason::JobArrayTaskLimit => "JobArrayTaskLimit",
+            JobReason::BeginTime => "BeginTime",
         }
     }
 }
@@ -400,5 +475,58 @@ mod tests {
             );
         }
         assert_eq!(JobState::from_slurm_name("BOGUS"), None);
+    }
+
+    #[test]
+    fn reason_names_round_trip() {
+        for reason in JobReason::ALL {
+            assert_eq!(
+                JobReason::from_slurm_name(reason.slurm_name()),
+                Some(reason)
+            );
+        }
+        assert_eq!(
+            JobReason::from_slurm_name("BeginTime"),
+            Some(JobReason::BeginTime)
+        );
+    }
+
+    #[test]
+    fn memory_per_cpu_counts_the_cpus_of_each_node() {
+        let spec = JobSpec {
+            nodes: 2,
+            ntasks: 6,
+            cpus_per_task: 2,
+            memory_per_cpu_mb: Some(100),
+            ..JobSpec::default()
+        };
+        assert_eq!(spec.cpus_per_node(), 6);
+        assert_eq!(spec.memory_per_node(), 600);
+        let per_node = JobSpec {
+            memory_per_node_mb: Some(300),
+            ..JobSpec::default()
+        };
+        assert_eq!(per_node.memory_per_node(), 300);
+    }
+
+    #[test]
+    fn specs_written_before_the_new_fields_still_read() {
+        let mut value = serde_json::to_value(JobSpec::default()).unwrap();
+        let object = value.as_object_mut().unwrap();
+        for field in [
+            "required_nodes",
+            "excluded_nodes",
+            "exclusive",
+            "memory_per_cpu_mb",
+            "ntasks_per_node",
+            "begin_time_ms",
+            "time_min_minutes",
+            "signal",
+            "open_mode",
+        ] {
+            assert!(object.remove(field).is_some(), "{field}");
+        }
+        let spec: JobSpec = serde_json::from_value(value).unwrap();
+        assert_eq!(spec, JobSpec::default());
     }
 }

@@ -45,7 +45,10 @@ pub use dependency::{
     ConditionState, Dependencies, DependencyCondition, DependencyKind, DependencySpec, Resolution,
 };
 pub use invariants::InvariantViolation;
-pub use job::{ExitStatus, Job, JobId, JobReason, JobSpec, JobState, RequestId};
+pub use job::{
+    ExitStatus, Job, JobId, JobReason, JobSignal, JobSpec, JobState, OpenMode, RequestId,
+    TIME_MIN_UNLIMITED,
+};
 pub use node::{Gpu, Node, NodeAvailability, NodeReason, NodeResources, NodeUsage};
 pub use outbox::{Outbox, RowKey, OUTBOX_ROWS_MAX};
 pub use partition::{Partition, PartitionState};

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use corral_proto as wire;
 use corral_slurm::sbatch::{
     build_request, invalid_partition_error, parse_command_line, submission_failed_error,
-    unable_to_open_error, BatchScript, Invocation, ScriptSource,
+    unable_to_open_error, BatchScript, Clock, Invocation, ScriptSource,
 };
 use corral_slurm::SlurmError;
 
-use super::connection::{call_failed, connect, host_name};
+use super::connection::{call_failed, connect, host_name, local_utc_offset_seconds, now_ms};
 
 const COMMAND: &str = "sbatch";
 
@@ -34,7 +34,12 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
         }
     };
     let environment: Vec<(String, String)> = std::env::vars().collect();
-    let request = build_request(&command_line, &environment, script)?;
+    // `--begin` is resolved here, against this machine's clock and zone.
+    let clock = Clock {
+        now_ms: now_ms(0),
+        utc_offset_seconds: local_utc_offset_seconds(),
+    };
+    let request = build_request(&command_line, &environment, script, clock)?;
     for warning in &request.warnings {
         eprintln!("{warning}");
     }

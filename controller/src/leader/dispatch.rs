@@ -402,5 +402,11 @@ pub(super) fn launch_message(
                 task_max: array.indices.last().copied().unwrap_or(task.task_id),
                 task_step: array.step(),
             }),
+        append_output: spec.open_mode == Some(corral_state::OpenMode::Append),
+        signal_number: spec.signal.map(|signal| u32::from(signal.number)),
+        signal_seconds_before_limit: spec
+            .signal
+            .map_or(0, |signal| u32::from(signal.seconds_before_limit)),
+        signal_batch_only: spec.signal.is_some_and(|signal| signal.batch_only),
     }
 }

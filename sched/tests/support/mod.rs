@@ -120,10 +120,21 @@ impl TestCluster {
         let mut shares = Vec::new();
         for name in nodes {
             let node = self.state.node(name).ok_or(format!("no node {name}"))?;
+            // An exclusive job holds every CPU (with --mem-per-cpu, memory
+            // for each).
+            let cpus = if spec.exclusive {
+                node.resources.cpus
+            } else {
+                spec.cpus_per_node()
+            };
+            let memory_mb = match spec.memory_per_cpu_mb {
+                Some(per_cpu) => per_cpu * u64::from(cpus),
+                None => spec.memory_per_node(),
+            };
             shares.push(NodeShare {
                 node: name.clone(),
-                cpus: spec.cpus_per_node(),
-                memory_mb: spec.memory_per_node(),
+                cpus,
+                memory_mb,
                 gpus: node
                     .free_gpus()
                     .into_iter()

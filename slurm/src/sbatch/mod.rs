@@ -17,29 +17,39 @@
 //! Options Corral implements: `-J -p -t -c -n -N --mem -o -e -i -D -H
 //! --parsable --wrap -h --usage -V -Q -v --gres=gpu:N -G/--gpus
 //! --gpus-per-node --requeue --no-requeue -a/--array -d/--dependency
-//! --nice --comment --mail-type --mail-user -A/--account -q/--qos`. Every
-//! other sbatch option is recognised (so it is never "unrecognized") and
-//! refused with `sbatch: error: --<option> is not supported by Corral yet`,
-//! exit 1.
+//! --nice --comment --mail-type --mail-user -A/--account -q/--qos
+//! -w/--nodelist -x/--exclude --exclusive --mem-per-cpu --ntasks-per-node
+//! -b/--begin --time-min --signal --open-mode --export`. Every other sbatch
+//! option is recognised (so it is never "unrecognized") and refused with
+//! `sbatch: error: --<option> is not supported by Corral yet`, exit 1.
+//!
+//! `--begin` needs the time: [`build_request`] takes a [`Clock`].
 
 mod array;
+mod begin;
 mod dependency;
+mod export;
 mod help;
+mod layout;
 mod mail;
 mod options;
 mod request;
 mod script;
+mod signal;
 
 pub use array::{parse_array, InvalidArray, INVALID_ARRAY};
+pub use begin::{parse_begin, Clock, TimeError};
 pub use dependency::{parse_dependency, DependencyError, DEPENDENCY_PROBLEM};
+pub use export::{export_environment, parse_export, Export, ExportItem, EXPORT_VARIABLE};
 pub use options::{SbatchKey, ENVIRONMENT_OPTIONS, IGNORED_ENVIRONMENT, SBATCH_OPTIONS};
 pub use request::SbatchRequest;
 pub use script::{unable_to_open_error, BatchScript};
+pub use signal::{parse_signal, InvalidSignal, SIGNAL_LEAD_DEFAULT_SECONDS};
 
-use corral_state::{ArraySpec, DependencySpec};
+use corral_state::{ArraySpec, DependencySpec, JobSignal, OpenMode};
 
 use crate::c_number::{is_c_space, parse_int, strtol};
-use crate::error::{error_line, SlurmError, EXIT_FAILURE, EXIT_OPTION_ERROR};
+use crate::error::{error_line, fatal_line, SlurmError, EXIT_FAILURE, EXIT_OPTION_ERROR};
 use crate::getopt::{Found, Getopt, GetoptError, Ordering};
 use crate::memory::{invalid_specification_error, parse_megabytes};
 use crate::time::{parse_time_limit, TimeLimit};
@@ -152,16 +162,39 @@ pub fn parse_command_line(argv: &[String]) -> Result<Invocation, SlurmError> {
     }))
 }
 
+/// A memory option's value and where it was last set: Slurm's checks of
+/// `--mem` against `--mem-per-cpu` tell the command line (and `#SBATCH`
+/// lines) from the environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Memory {
+    megabytes: u64,
+    from_environment: bool,
+}
+
 /// The options as they accumulate over the second pass.
-#[derive(Default)]
 struct Settings {
+    clock: Clock,
+    /// The option being applied comes from an `SBATCH_*` variable.
+    from_environment: bool,
     job_name: Option<String>,
     partition: Option<String>,
     time_limit: Option<TimeLimit>,
-    nodes: Option<(u32, Option<u32>)>,
+    /// `-N min[-max]` as Slurm holds it: a `max` of 0 means none.
+    nodes: Option<(u32, u32)>,
     ntasks: Option<u32>,
     cpus_per_task: Option<u32>,
-    memory_per_node_mb: Option<u64>,
+    memory_per_node: Option<Memory>,
+    memory_per_cpu: Option<Memory>,
+    /// `-w` and `-x` as given: the controller checks them.
+    nodelist: Option<String>,
+    exclude: Option<String>,
+    exclusive: bool,
+    ntasks_per_node: Option<u32>,
+    begin_time_ms: Option<u64>,
+    time_min: Option<TimeLimit>,
+    signal: Option<JobSignal>,
+    open_mode: Option<OpenMode>,
+    export: Option<String>,
     stdout: Option<String>,
     stderr: Option<String>,
     stdin: Option<String>,
@@ -189,6 +222,58 @@ struct Settings {
 }
 
 impl Settings {
+    fn new(clock: Clock, verbose: u32) -> Settings {
+        Settings {
+            clock,
+            from_environment: false,
+            job_name: None,
+            partition: None,
+            time_limit: None,
+            nodes: None,
+            ntasks: None,
+            cpus_per_task: None,
+            memory_per_node: None,
+            memory_per_cpu: None,
+            nodelist: None,
+            exclude: None,
+            exclusive: false,
+            ntasks_per_node: None,
+            begin_time_ms: None,
+            time_min: None,
+            signal: None,
+            open_mode: None,
+            export: None,
+            stdout: None,
+            stderr: None,
+            stdin: None,
+            chdir: None,
+            hold: false,
+            parsable: false,
+            verbose,
+            gpus_per_node: None,
+            gpus_total: None,
+            requeue: None,
+            wait: false,
+            array: None,
+            dependency: None,
+            nice: None,
+            comment: None,
+            mail_types: None,
+            mail_user: None,
+            account: None,
+            qos: None,
+        }
+    }
+
+    fn memory(&self, option: &str, text: &str) -> Result<Memory, SlurmError> {
+        let megabytes =
+            parse_megabytes(text).map_err(|_| invalid_specification_error(COMMAND, option))?;
+        Ok(Memory {
+            megabytes,
+            from_environment: self.from_environment,
+        })
+    }
+
     /// Applies one option of the second pass (script, environment or
     /// command line); `argument` is present for options that take one.
     fn apply(&mut self, key: SbatchKey, argument: Option<String>) -> Result<(), SlurmError> {
@@ -206,11 +291,30 @@ impl Settings {
             }
             SbatchKey::Ntasks => self.ntasks = Some(positive_int("--ntasks", text)?),
             SbatchKey::Nodes => self.nodes = Some(parse_node_count(text)?),
-            SbatchKey::Memory => {
-                let megabytes = parse_megabytes(text)
-                    .map_err(|_| invalid_specification_error(COMMAND, "--mem"))?;
-                self.memory_per_node_mb = Some(megabytes);
+            SbatchKey::Memory => self.memory_per_node = Some(self.memory("--mem", text)?),
+            SbatchKey::MemoryPerCpu => {
+                self.memory_per_cpu = Some(self.memory("--mem-per-cpu", text)?)
             }
+            SbatchKey::Nodelist => self.nodelist = Some(text.to_string()),
+            SbatchKey::Exclude => self.exclude = Some(text.to_string()),
+            SbatchKey::Exclusive => self.exclusive = parse_exclusive(argument.as_deref())?,
+            SbatchKey::NtasksPerNode => {
+                self.ntasks_per_node = Some(positive_int("--ntasks-per-node", text)?)
+            }
+            SbatchKey::Begin => self.begin_time_ms = Some(begin_time(text, self.clock)?),
+            SbatchKey::TimeMin => {
+                let limit = parse_time_limit(text)
+                    .map_err(|_| failure("Invalid --time-min specification", EXIT_OPTION_ERROR))?;
+                self.time_min = Some(TimeLimit::from_option_minutes(limit));
+            }
+            SbatchKey::Signal => {
+                self.signal =
+                    Some(parse_signal(text).map_err(|_| {
+                        failure("Invalid --signal specification", EXIT_OPTION_ERROR)
+                    })?)
+            }
+            SbatchKey::OpenMode => self.open_mode = Some(parse_open_mode(text)?),
+            SbatchKey::Export => self.export = Some(text.to_string()),
             SbatchKey::Output => self.stdout = Some(stream_file(text)),
             SbatchKey::Error => self.stderr = Some(stream_file(text)),
             SbatchKey::Input => self.stdin = Some(stream_file(text)),
@@ -273,6 +377,53 @@ impl Settings {
     }
 }
 
+/// `--exclusive[=exclusive]`: whole nodes. Slurm's other values share
+/// nodes in ways Corral does not have.
+fn parse_exclusive(argument: Option<&str>) -> Result<bool, SlurmError> {
+    match argument {
+        None => Ok(true),
+        Some(value) if value.eq_ignore_ascii_case("exclusive") => Ok(true),
+        Some(value)
+            if ["oversubscribe", "user", "mcs"]
+                .iter()
+                .any(|known| value.eq_ignore_ascii_case(known)) =>
+        {
+            Err(failure(
+                &format!(
+                    "--exclusive={} is not supported by Corral yet",
+                    value.to_ascii_lowercase()
+                ),
+                EXIT_FAILURE,
+            ))
+        }
+        Some(_) => Err(failure(
+            "Invalid --exclusive specification",
+            EXIT_OPTION_ERROR,
+        )),
+    }
+}
+
+/// `--open-mode`: Slurm reads only the first letter.
+fn parse_open_mode(text: &str) -> Result<OpenMode, SlurmError> {
+    match text.bytes().next().map(|b| b.to_ascii_lowercase()) {
+        Some(b'a') => Ok(OpenMode::Append),
+        Some(b't') => Ok(OpenMode::Truncate),
+        _ => Err(failure(
+            "Invalid --open-mode specification",
+            EXIT_OPTION_ERROR,
+        )),
+    }
+}
+
+/// `--begin`: `parse_time`'s own line (when it has one), then sbatch's.
+fn begin_time(text: &str, clock: Clock) -> Result<u64, SlurmError> {
+    parse_begin(text, clock).map_err(|error| {
+        let mut lines: Vec<String> = error.diagnostic(text).into_iter().collect();
+        lines.push(error_line(COMMAND, "Invalid --begin specification"));
+        SlurmError::new(lines, EXIT_OPTION_ERROR)
+    })
+}
+
 /// `-o/-e/-i none` is `/dev/null`.
 fn stream_file(text: &str) -> String {
     if text.eq_ignore_ascii_case("none") {
@@ -324,8 +475,9 @@ fn positive_int(name: &str, text: &str) -> Result<u32, SlurmError> {
 }
 
 /// Slurm's `verify_node_count`: `N` or `min-max`, each with an optional
-/// `k`/`m` multiplier (×1024, ×1048576).
-fn parse_node_count(text: &str) -> Result<(u32, Option<u32>), SlurmError> {
+/// `k`/`m` multiplier (×1024, ×1048576). `N` is `N-N`; a maximum of 0
+/// (`min-`) means none.
+fn parse_node_count(text: &str) -> Result<(u32, u32), SlurmError> {
     let invalid = |part: &str| {
         failure(
             &format!("\"{part}\" is not a valid node count"),
@@ -353,7 +505,7 @@ fn parse_node_count(text: &str) -> Result<(u32, Option<u32>), SlurmError> {
     }
     let min = u32::try_from(min).map_err(|_| invalid(text))?;
     let max = u32::try_from(max).map_err(|_| invalid(text))?;
-    Ok((min, (max != min && max != 0).then_some(max)))
+    Ok((min, max))
 }
 
 /// `_str_to_nodes`: a number with an optional `k` then `m` multiplier and
@@ -387,16 +539,14 @@ fn lookup<'a>(environment: &'a [(String, String)], name: &str) -> Option<&'a str
 }
 
 /// Slurm's second pass: directives, then environment, then command line,
-/// then the checks of `_opt_verify`.
+/// then the checks of `_opt_verify`. `clock` resolves `--begin`.
 pub fn build_request(
     command_line: &CommandLine,
     environment: &[(String, String)],
     script: BatchScript,
+    clock: Clock,
 ) -> Result<SbatchRequest, SlurmError> {
-    let mut settings = Settings {
-        verbose: command_line.verbose,
-        ..Settings::default()
-    };
+    let mut settings = Settings::new(clock, command_line.verbose);
     let file = command_line
         .script_path
         .as_deref()
@@ -422,15 +572,35 @@ pub fn build_request(
     }));
     settings.apply_all(&command_line.argv)?;
 
+    let (memory_per_node_mb, memory_per_cpu_mb) = memory_options(&settings)?;
     if command_line.quiet > 0 && settings.verbose > 0 {
         return Err(failure(
             "don't specify both --verbose (-v) and --quiet (-Q)",
             EXIT_FAILURE,
         ));
     }
-    let (min_nodes, max_nodes, ntasks) = task_layout(&settings, &mut warnings)?;
-    let gpus_per_node = gpus_per_node(&settings, min_nodes)?;
+    let node_lists = layout::NodeLists::of(&settings)?;
+    let layout = layout::task_layout(&settings, node_lists.required, &mut warnings)?;
+    let gpus_per_node = gpus_per_node(&settings, layout.min_nodes)?;
     let (array, dependency) = controller_checks(&settings)?;
+    if layout
+        .required_nodes
+        .iter()
+        .any(|node| node_lists.excluded.binary_search(node).is_ok())
+    {
+        // slurmctld: "Job's required and excluded node lists overlap".
+        return Err(submission_failed_error(INVALID_NODE_NAME));
+    }
+    check_time_min(&settings)?;
+    let export = settings.export.as_deref().map(parse_export);
+    if let Some(parsed) = &export {
+        warnings.extend(
+            parsed
+                .complaints
+                .iter()
+                .map(|complaint| error_line(COMMAND, complaint)),
+        );
+    }
     let job_name = settings.job_name.clone().unwrap_or_else(|| {
         match (&command_line.wrap, &command_line.script_path) {
             (Some(_), _) => "wrap".to_string(),
@@ -442,11 +612,22 @@ pub fn build_request(
         job_name,
         partition: settings.partition,
         time_limit: settings.time_limit,
-        min_nodes,
-        max_nodes,
-        ntasks,
+        min_nodes: layout.min_nodes,
+        max_nodes: layout.max_nodes,
+        ntasks: layout.ntasks,
         cpus_per_task: settings.cpus_per_task.unwrap_or(1),
-        memory_per_node_mb: settings.memory_per_node_mb,
+        memory_per_node_mb,
+        memory_per_cpu_mb,
+        required_nodes: layout.required_nodes,
+        excluded_nodes: node_lists.excluded,
+        exclusive: settings.exclusive,
+        ntasks_per_node: settings.ntasks_per_node,
+        begin_time_ms: settings.begin_time_ms,
+        time_min: settings.time_min,
+        signal: settings.signal,
+        open_mode: settings.open_mode,
+        export_text: settings.export,
+        export: export.map_or(Export::All, |parsed| parsed.export),
         stdout: settings.stdout,
         stderr: settings.stderr,
         stdin: settings.stdin,
@@ -472,6 +653,48 @@ pub fn build_request(
         warnings,
         ignored_environment,
     })
+}
+
+/// Slurm's text for `ESLURM_INVALID_NODE_NAME`.
+pub const INVALID_NODE_NAME: &str = "Invalid node name specified";
+/// Slurm's text for `ESLURM_INVALID_TIME_MIN_LIMIT`.
+pub const INVALID_TIME_MIN: &str =
+    "Invalid time-min specification (exceeds job's time or other limits)";
+/// Slurm's text for `ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE`.
+pub const NODE_CONFIG_UNAVAILABLE: &str = "Requested node configuration is not available";
+
+/// Slurm's `_validate_memory_options` for `--mem` and `--mem-per-cpu`:
+/// both on the command line (or in `#SBATCH` lines) is fatal; one there
+/// clears the other's `SBATCH_*` variable; both only from variables is
+/// fatal too. Returns (per node, per CPU).
+fn memory_options(settings: &Settings) -> Result<(Option<u64>, Option<u64>), SlurmError> {
+    let fatal = |message: &str| SlurmError::new(vec![fatal_line(COMMAND, message)], EXIT_FAILURE);
+    let by_cli = |memory: Option<Memory>| memory.is_some_and(|m| !m.from_environment);
+    let value = |memory: Option<Memory>| memory.map(|m| m.megabytes);
+    let (per_node, per_cpu) = (settings.memory_per_node, settings.memory_per_cpu);
+    match (by_cli(per_node), by_cli(per_cpu)) {
+        (true, true) => Err(fatal(
+            "--mem, --mem-per-cpu, and --mem-per-gpu are mutually exclusive.",
+        )),
+        (true, false) => Ok((value(per_node), None)),
+        (false, true) => Ok((None, value(per_cpu))),
+        (false, false) if per_node.is_some() && per_cpu.is_some() => Err(fatal(
+            "SLURM_MEM_PER_CPU, SLURM_MEM_PER_GPU, and SLURM_MEM_PER_NODE are mutually exclusive.",
+        )),
+        (false, false) => Ok((value(per_node), value(per_cpu))),
+    }
+}
+
+/// slurmctld refuses a `--time-min` above the job's `--time`. Without
+/// `--time` the partition's limit applies, which only the controller knows.
+fn check_time_min(settings: &Settings) -> Result<(), SlurmError> {
+    let minutes = |limit: TimeLimit| limit.minutes().unwrap_or(u32::MAX);
+    match (settings.time_min, settings.time_limit) {
+        (Some(time_min), Some(limit)) if minutes(time_min) > minutes(limit) => {
+            Err(submission_failed_error(INVALID_TIME_MIN))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The checks slurmctld makes of `--array` and `--dependency` when the job
@@ -511,6 +734,7 @@ fn apply_environment(
     environment: &[(String, String)],
     command_line_verbose: u32,
 ) -> Result<Vec<String>, SlurmError> {
+    settings.from_environment = true;
     for (name, key) in ENVIRONMENT_OPTIONS {
         let Some(value) = lookup(environment, name) else {
             continue;
@@ -518,15 +742,25 @@ fn apply_environment(
         if *key == SbatchKey::Verbose {
             settings.verbose =
                 environment_verbosity(value, command_line_verbose, settings.verbose)?;
+        } else if value.is_empty() && takes_optional_argument(*key) {
+            // An empty value stands for the option without its argument.
+            settings.apply(*key, None)?;
         } else {
             settings.apply(*key, Some(value.to_string()))?;
         }
     }
+    settings.from_environment = false;
     Ok(IGNORED_ENVIRONMENT
         .iter()
         .filter(|name| lookup(environment, name).is_some())
         .map(|name| name.to_string())
         .collect())
+}
+
+fn takes_optional_argument(key: SbatchKey) -> bool {
+    SBATCH_OPTIONS
+        .iter()
+        .any(|def| def.key == key && def.has_arg == crate::getopt::HasArg::Optional)
 }
 
 /// `SBATCH_DEBUG`, read as Slurm reads a flag from the environment: empty,
@@ -550,38 +784,6 @@ fn environment_verbosity(
     let level =
         parse_int("--verbose", value, false).map_err(|message| failure(&message, EXIT_FAILURE))?;
     Ok(u32::try_from(level).unwrap_or(0))
-}
-
-/// Nodes and tasks after Slurm's "massage the numbers" step: one task per
-/// node by default, and never more nodes than tasks.
-fn task_layout(
-    settings: &Settings,
-    warnings: &mut Vec<String>,
-) -> Result<(u32, Option<u32>, u32), SlurmError> {
-    let (mut min_nodes, mut max_nodes) = settings.nodes.unwrap_or((1, None));
-    if min_nodes == 0 {
-        return Err(failure(
-            "--nodes=0 is not supported by Corral yet",
-            EXIT_FAILURE,
-        ));
-    }
-    let ntasks = match settings.ntasks {
-        None => min_nodes,
-        Some(ntasks) => {
-            if max_nodes.is_some_and(|max| ntasks < max) {
-                max_nodes = Some(ntasks);
-            }
-            if settings.nodes.is_some() && ntasks < min_nodes {
-                warnings.push(format!(
-                    "{COMMAND}: Warning: can't run {ntasks} processes on {min_nodes} nodes, setting nnodes to {ntasks}"
-                ));
-                min_nodes = ntasks;
-                max_nodes = None;
-            }
-            ntasks
-        }
-    };
-    Ok((min_nodes, max_nodes.filter(|max| *max != min_nodes), ntasks))
 }
 
 /// The controller refused the job: `sbatch: error: Batch job submission

@@ -42,6 +42,21 @@ pub enum SbatchKey {
     MailUser,
     Nice,
     Qos,
+    /// `-b/--begin`.
+    Begin,
+    /// `-x/--exclude`.
+    Exclude,
+    /// `--exclusive[=exclusive]`.
+    Exclusive,
+    Export,
+    MemoryPerCpu,
+    /// `-w/--nodelist`.
+    Nodelist,
+    /// `--ntasks-per-node` and its old name `--tasks-per-node`.
+    NtasksPerNode,
+    OpenMode,
+    Signal,
+    TimeMin,
     /// A real sbatch option Corral does not implement yet, by its canonical
     /// long name (aliases such as `--tasks-per-node` share it).
     Unsupported(&'static str),
@@ -85,7 +100,7 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
     refused("acctg-freq", None, Required),
     implemented("array", Some('a'), Required, K::Array),
     refused("batch", None, Required),
-    refused("begin", Some('b'), Required),
+    implemented("begin", Some('b'), Required, K::Begin),
     refused("bb", None, Required),
     refused("bbf", None, Required),
     refused("cluster-constraint", None, Required),
@@ -107,9 +122,9 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
     implemented("dependency", Some('d'), Required, K::Dependency),
     refused("distribution", Some('m'), Required),
     implemented("error", Some('e'), Required, K::Error),
-    refused("exclude", Some('x'), Required),
-    refused("exclusive", None, Optional),
-    refused("export", None, Required),
+    implemented("exclude", Some('x'), Required, K::Exclude),
+    implemented("exclusive", None, Optional, K::Exclusive),
+    implemented("export", None, Required, K::Export),
     refused("export-file", None, Required),
     refused("extra-node-info", Some('B'), Required),
     refused("get-user-env", None, Optional),
@@ -135,7 +150,7 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
     refused("mcs-label", None, Required),
     implemented("mem", None, Required, K::Memory),
     refused("mem-bind", None, Required),
-    refused("mem-per-cpu", None, Required),
+    implemented("mem-per-cpu", None, Required, K::MemoryPerCpu),
     refused("mem-per-gpu", None, Required),
     refused("mincpus", None, Required),
     refused("network", None, Required),
@@ -143,15 +158,15 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
     refused("no-kill", Some('k'), Optional),
     implemented("no-requeue", None, No, K::NoRequeue),
     refused("nodefile", Some('F'), Required),
-    refused("nodelist", Some('w'), Required),
+    implemented("nodelist", Some('w'), Required, K::Nodelist),
     implemented("nodes", Some('N'), Required, K::Nodes),
     implemented("ntasks", Some('n'), Required, K::Ntasks),
     refused("ntasks-per-core", None, Required),
     refused("ntasks-per-gpu", None, Required),
-    refused("ntasks-per-node", None, Required),
+    implemented("ntasks-per-node", None, Required, K::NtasksPerNode),
     refused("ntasks-per-socket", None, Required),
     refused("ntasks-per-tres", None, Required),
-    refused("open-mode", None, Required),
+    implemented("open-mode", None, Required, K::OpenMode),
     implemented("output", Some('o'), Required, K::Output),
     refused("overcommit", Some('O'), No),
     refused("oversubscribe", Some('s'), No),
@@ -167,21 +182,17 @@ pub const SBATCH_OPTIONS: &[OptionDef<SbatchKey>] = &[
     refused("reboot", None, No),
     implemented("requeue", None, No, K::Requeue),
     refused("reservation", None, Required),
-    refused("signal", None, Required),
+    implemented("signal", None, Required, K::Signal),
     refused("sockets-per-node", None, Required),
     refused("spread-job", None, No),
     refused("switches", None, Required),
-    OptionDef::new(
-        Some("tasks-per-node"),
-        None,
-        Required,
-        K::Unsupported("ntasks-per-node"),
-    ),
+    // Slurm's old name of --ntasks-per-node.
+    implemented("tasks-per-node", None, Required, K::NtasksPerNode),
     refused("test-only", None, No),
     refused("thread-spec", None, Required),
     refused("threads-per-core", None, Required),
     implemented("time", Some('t'), Required, K::Time),
-    refused("time-min", None, Required),
+    implemented("time-min", None, Required, K::TimeMin),
     refused("tmp", None, Required),
     refused("uid", None, Required),
     refused("use-min-nodes", None, No),
@@ -199,15 +210,20 @@ pub const ENVIRONMENT_OPTIONS: &[(&str, SbatchKey)] = &[
     ("SBATCH_ACCOUNT", K::Account),
     ("SBATCH_ARRAY_INX", K::Array),
     ("SBATCH_DEBUG", K::Verbose),
+    ("SBATCH_EXCLUSIVE", K::Exclusive),
+    ("SBATCH_EXPORT", K::Export),
     ("SBATCH_GPUS", K::Gpus),
     ("SBATCH_GPUS_PER_NODE", K::GpusPerNode),
     ("SBATCH_GRES", K::Gres),
     ("SBATCH_JOB_NAME", K::JobName),
+    ("SBATCH_MEM_PER_CPU", K::MemoryPerCpu),
     ("SBATCH_MEM_PER_NODE", K::Memory),
-    ("SBATCH_PARTITION", K::Partition),
     ("SBATCH_NO_REQUEUE", K::NoRequeue),
+    ("SBATCH_OPEN_MODE", K::OpenMode),
+    ("SBATCH_PARTITION", K::Partition),
     ("SBATCH_QOS", K::Qos),
     ("SBATCH_REQUEUE", K::Requeue),
+    ("SBATCH_SIGNAL", K::Signal),
     ("SBATCH_TIMELIMIT", K::Time),
 ];
 
@@ -228,8 +244,6 @@ pub const IGNORED_ENVIRONMENT: &[&str] = &[
     "SBATCH_CPUS_PER_GPU",
     "SBATCH_DELAY_BOOT",
     "SBATCH_DISTRIBUTION",
-    "SBATCH_EXCLUSIVE",
-    "SBATCH_EXPORT",
     "SBATCH_GET_USER_ENV",
     "SBATCH_GPU_BIND",
     "SBATCH_GPU_FREQ",
@@ -240,17 +254,14 @@ pub const IGNORED_ENVIRONMENT: &[&str] = &[
     "SLURM_HINT",
     "SBATCH_IGNORE_PBS",
     "SBATCH_MEM_BIND",
-    "SBATCH_MEM_PER_CPU",
     "SBATCH_MEM_PER_GPU",
     "SBATCH_NETWORK",
     "SBATCH_NO_KILL",
-    "SBATCH_OPEN_MODE",
     "SBATCH_OVERCOMMIT",
     "SBATCH_POWER",
     "SBATCH_PROFILE",
     "SBATCH_REQ_SWITCH",
     "SBATCH_RESERVATION",
-    "SBATCH_SIGNAL",
     "SBATCH_SPREAD_JOB",
     "SBATCH_THREAD_SPEC",
     "SBATCH_THREADS_PER_CORE",
@@ -279,14 +290,25 @@ mod tests {
     }
 
     #[test]
-    fn every_implemented_key_has_one_option() {
-        let implemented: Vec<SbatchKey> = SBATCH_OPTIONS
+    fn every_implemented_key_has_one_option_but_the_old_alias() {
+        let implemented: Vec<(&str, SbatchKey)> = SBATCH_OPTIONS
             .iter()
-            .map(|d| d.key)
-            .filter(|k| !matches!(k, SbatchKey::Unsupported(_)))
+            .filter(|d| !matches!(d.key, SbatchKey::Unsupported(_)))
+            .map(|d| (d.long.unwrap(), d.key))
             .collect();
-        assert_eq!(implemented.len(), 33);
-        let unique: HashSet<String> = implemented.iter().map(|k| format!("{k:?}")).collect();
-        assert_eq!(unique.len(), 33);
+        assert_eq!(implemented.len(), 44);
+        let unique: HashSet<String> = implemented
+            .iter()
+            .filter(|(long, _)| *long != "tasks-per-node")
+            .map(|(_, k)| format!("{k:?}"))
+            .collect();
+        assert_eq!(unique.len(), 43);
+    }
+
+    #[test]
+    fn implemented_variables_are_not_reported_as_ignored() {
+        for (name, _) in ENVIRONMENT_OPTIONS {
+            assert!(!IGNORED_ENVIRONMENT.contains(name), "{name}");
+        }
     }
 }

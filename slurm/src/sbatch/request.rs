@@ -1,7 +1,10 @@
 //! The validated result of an sbatch invocation and the job it asks for.
 
-use corral_state::{ArraySpec, DependencySpec, JobId, JobSpec};
+use corral_state::{
+    ArraySpec, DependencySpec, JobId, JobSignal, JobSpec, OpenMode, TIME_MIN_UNLIMITED,
+};
 
+use super::export::{export_environment, set, Export, EXPORT_VARIABLE};
 use crate::time::TimeLimit;
 
 /// An sbatch invocation after every option has been read and checked.
@@ -21,6 +24,24 @@ pub struct SbatchRequest {
     pub cpus_per_task: u32,
     /// `--mem` in MiB; `Some(0)` asks, as in Slurm, for all of each node's memory.
     pub memory_per_node_mb: Option<u64>,
+    /// `--mem-per-cpu` in MiB (never with `--mem`).
+    pub memory_per_cpu_mb: Option<u64>,
+    /// `-w` (less nodes beyond the task count) and `-x`: sorted, distinct.
+    pub required_nodes: Vec<String>,
+    pub excluded_nodes: Vec<String>,
+    /// `--exclusive`.
+    pub exclusive: bool,
+    /// `--ntasks-per-node` as given (`min_nodes` and `ntasks` follow from it).
+    pub ntasks_per_node: Option<u32>,
+    /// `--begin`, resolved: milliseconds since the epoch.
+    pub begin_time_ms: Option<u64>,
+    /// `--time-min`.
+    pub time_min: Option<TimeLimit>,
+    pub signal: Option<JobSignal>,
+    pub open_mode: Option<OpenMode>,
+    /// `--export` as given, and what it asks for.
+    pub export_text: Option<String>,
+    pub export: Export,
     /// `-o`, `-e`, `-i` as given (`none` already turned into `/dev/null`).
     pub stdout: Option<String>,
     pub stderr: Option<String>,
@@ -67,8 +88,10 @@ impl SbatchRequest {
     /// The job to submit. `submit_dir` is the directory sbatch ran in: a
     /// relative `-D` is taken from there, and relative `-o/-e/-i` from the
     /// job's work directory, as Slurm resolves them before submitting. The
-    /// job's environment is `environment` plus `SLURM_SUBMIT_DIR` and
-    /// `SLURM_SUBMIT_HOST`, which sbatch sets.
+    /// job's environment is what `--export` keeps of `environment` (the
+    /// submitter's, with `SLURM_EXPORT_ENV` added unless set), plus the
+    /// variables sbatch sets: `SLURM_SUBMIT_DIR`, `SLURM_SUBMIT_HOST`, and
+    /// `SLURM_NTASKS_PER_NODE` and `SLURM_MEM_PER_CPU` when asked for.
     pub fn to_job_spec(
         &self,
         submit_dir: &str,
@@ -81,9 +104,26 @@ impl SbatchRequest {
             None => submit_dir.to_string(),
         };
         let absolute = |path: &Option<String>| path.as_ref().map(|p| full_path(&work_dir, p));
-        let mut environment = environment;
-        set_variable(&mut environment, "SLURM_SUBMIT_DIR", submit_dir);
-        set_variable(&mut environment, "SLURM_SUBMIT_HOST", submit_host);
+        let mut submitter = environment;
+        if let Some(text) = &self.export_text {
+            let present = submitter.iter().any(|(name, _)| name == EXPORT_VARIABLE);
+            if !text.eq_ignore_ascii_case("ALL") && !present {
+                submitter.push((EXPORT_VARIABLE.to_string(), text.clone()));
+            }
+        }
+        let mut environment = export_environment(&self.export, &submitter);
+        set(&mut environment, "SLURM_SUBMIT_DIR", submit_dir);
+        set(&mut environment, "SLURM_SUBMIT_HOST", submit_host);
+        if let Some(per_node) = self.ntasks_per_node {
+            set(
+                &mut environment,
+                "SLURM_NTASKS_PER_NODE",
+                &per_node.to_string(),
+            );
+        }
+        if let Some(per_cpu) = self.memory_per_cpu_mb {
+            set(&mut environment, "SLURM_MEM_PER_CPU", &per_cpu.to_string());
+        }
         JobSpec {
             name: self.job_name.clone(),
             partition: self.partition.clone(),
@@ -111,6 +151,17 @@ impl SbatchRequest {
             mail_user: self.mail_user.clone(),
             account: self.account.clone(),
             qos: self.qos.clone(),
+            required_nodes: self.required_nodes.clone(),
+            excluded_nodes: self.excluded_nodes.clone(),
+            exclusive: self.exclusive,
+            memory_per_cpu_mb: self.memory_per_cpu_mb,
+            ntasks_per_node: self.ntasks_per_node,
+            begin_time_ms: self.begin_time_ms,
+            time_min_minutes: self
+                .time_min
+                .map(|limit| limit.minutes().unwrap_or(TIME_MIN_UNLIMITED)),
+            signal: self.signal,
+            open_mode: self.open_mode,
         }
     }
 
@@ -146,13 +197,6 @@ fn full_path(work_dir: &str, path: &str) -> String {
     }
 }
 
-fn set_variable(environment: &mut Vec<(String, String)>, name: &str, value: &str) {
-    match environment.iter_mut().find(|(key, _)| key == name) {
-        Some(entry) => entry.1 = value.to_string(),
-        None => environment.push((name.to_string(), value.to_string())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,8 +213,8 @@ mod tests {
     #[test]
     fn environment_gets_submit_variables() {
         let mut environment = vec![("SLURM_SUBMIT_DIR".to_string(), "/old".to_string())];
-        set_variable(&mut environment, "SLURM_SUBMIT_DIR", "/new");
-        set_variable(&mut environment, "SLURM_SUBMIT_HOST", "login1");
+        set(&mut environment, "SLURM_SUBMIT_DIR", "/new");
+        set(&mut environment, "SLURM_SUBMIT_HOST", "login1");
         assert_eq!(
             environment,
             vec![

@@ -30,8 +30,14 @@ fn run_any(
         ScriptSource::Wrapped(script) => script,
         ScriptSource::File(_) | ScriptSource::Stdin => BatchScript::from_bytes(script.as_bytes())?,
     };
-    build_request(&command_line, &environment, script).map(Some)
+    build_request(&command_line, &environment, script, CLOCK).map(Some)
 }
+
+/// 2026-11-22T00:03:35 UTC, the references' clock.
+const CLOCK: Clock = Clock {
+    now_ms: 1_795_305_815_000,
+    utc_offset_seconds: 0,
+};
 
 fn ok(argv: &[&str], environment: &[(&str, &str)], script: &str) -> SbatchRequest {
     run(argv, environment, script).unwrap()
@@ -174,8 +180,8 @@ const ERROR_CASES: &[ErrorCase] = &[
     (&["sbatch", "-Q", "-v", "x.sh"], &[], TRUE_SH, &["sbatch: error: don't specify both --verbose (-v) and --quiet (-Q)"], 1),
     (&["sbatch", "--wrap", "true", "x.sh"], &[], TRUE_SH, &["sbatch: error: Script arguments not permitted with --wrap option"], 1),
     // Recognised but not implemented.
-    (&["sbatch", "--exclusive", "x.sh"], &[], TRUE_SH, &["sbatch: error: --exclusive is not supported by Corral yet"], 1),
-    (&["sbatch", "--tasks-per-node=2", "x.sh"], &[], TRUE_SH, &["sbatch: error: --ntasks-per-node is not supported by Corral yet"], 1),
+    (&["sbatch", "--contiguous", "x.sh"], &[], TRUE_SH, &["sbatch: error: --contiguous is not supported by Corral yet"], 1),
+    (&["sbatch", "--ntasks-per-core=2", "x.sh"], &[], TRUE_SH, &["sbatch: error: --ntasks-per-core is not supported by Corral yet"], 1),
     (&["sbatch", "--dependency=aftercorr:1", "x.sh"], &[], TRUE_SH, &["sbatch: error: --dependency=aftercorr is not supported by Corral yet"], 1),
     // Arrays: reference 95, whatever the mistake and wherever it comes from.
     (&["sbatch", "--array=abc", "--wrap", "true"], &[], "", &["sbatch: error: Batch job submission failed: Invalid job array specification"], 1),
@@ -211,6 +217,44 @@ const ERROR_CASES: &[ErrorCase] = &[
     (&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH --hold yes\n", &["sbatch: error: Invalid directive found in batch script: yes"], 255),
     (&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH -t abc\n#SBATCH --bogus\n", &["sbatch: error: Invalid --time specification"], 255),
     (&["sbatch", "/a/x.sh"], &[], "#!/bin/sh\n#SBATCH -J 'x\n", &["sbatch: fatal: x.sh: line 2: Unmatched `'` in [ 'x]"], 1),
+    // Placement and launch options.
+    (&["sbatch", "--begin=abc", "x.sh"], &[], TRUE_SH,
+     &["Invalid time specification (pos=0): abc", "sbatch: error: Invalid --begin specification"], 255),
+    (&["sbatch", "-b", "now+3x", "x.sh"], &[], TRUE_SH,
+     &["Invalid time specification (pos=4): now+3x", "sbatch: error: Invalid --begin specification"], 255),
+    (&["sbatch", "--begin=", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid --begin specification"], 255),
+    (&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH --begin=25:00\n",
+     &["Invalid time specification (pos=0): 25:00", "sbatch: error: Invalid --begin specification"], 255),
+    (&["sbatch", "--time-min=abc", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid --time-min specification"], 255),
+    (&["sbatch", "-t", "10", "--time-min=20", "x.sh"], &[], TRUE_SH,
+     &["sbatch: error: Batch job submission failed: Invalid time-min specification (exceeds job's time or other limits)"], 1),
+    (&["sbatch", "-t", "10", "--time-min=0", "x.sh"], &[], TRUE_SH,
+     &["sbatch: error: Batch job submission failed: Invalid time-min specification (exceeds job's time or other limits)"], 1),
+    (&["sbatch", "--signal=USR3", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid --signal specification"], 255),
+    (&["sbatch", "--signal=USR1@70000", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid --signal specification"], 255),
+    (&["sbatch", "x.sh"], &[("SBATCH_SIGNAL", "B:")], TRUE_SH, &["sbatch: error: Invalid --signal specification"], 255),
+    (&["sbatch", "--open-mode=overwrite", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid --open-mode specification"], 255),
+    (&["sbatch", "x.sh"], &[("SBATCH_OPEN_MODE", "")], TRUE_SH, &["sbatch: error: Invalid --open-mode specification"], 255),
+    (&["sbatch", "--exclusive=bogus", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid --exclusive specification"], 255),
+    (&["sbatch", "--exclusive=User", "x.sh"], &[], TRUE_SH, &["sbatch: error: --exclusive=user is not supported by Corral yet"], 1),
+    (&["sbatch", "x.sh"], &[("SBATCH_EXCLUSIVE", "mcs")], TRUE_SH, &["sbatch: error: --exclusive=mcs is not supported by Corral yet"], 1),
+    (&["sbatch", "--mem-per-cpu=abc", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid --mem-per-cpu specification"], 255),
+    (&["sbatch", "--mem=1G", "--mem-per-cpu=1G", "x.sh"], &[], TRUE_SH,
+     &["sbatch: fatal: --mem, --mem-per-cpu, and --mem-per-gpu are mutually exclusive."], 1),
+    (&["sbatch", "--mem-per-cpu=1G", "x.sh"], &[], "#!/bin/sh\n#SBATCH --mem=2G\n",
+     &["sbatch: fatal: --mem, --mem-per-cpu, and --mem-per-gpu are mutually exclusive."], 1),
+    (&["sbatch", "x.sh"], &[("SBATCH_MEM_PER_NODE", "1G"), ("SBATCH_MEM_PER_CPU", "1G")], TRUE_SH,
+     &["sbatch: fatal: SLURM_MEM_PER_CPU, SLURM_MEM_PER_GPU, and SLURM_MEM_PER_NODE are mutually exclusive."], 1),
+    (&["sbatch", "--ntasks-per-node=0", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid numeric value \"0\" for --ntasks-per-node."], 1),
+    (&["sbatch", "--tasks-per-node=x", "x.sh"], &[], TRUE_SH, &["sbatch: error: Invalid numeric value \"x\" for --ntasks-per-node."], 1),
+    (&["sbatch", "-N", "2", "-n", "8", "--ntasks-per-node=2", "x.sh"], &[], TRUE_SH,
+     &["sbatch: error: Batch job submission failed: Requested node configuration is not available"], 1),
+    (&["sbatch", "-N", "2", "-w", "n[1-3]", "x.sh"], &[], TRUE_SH, &["sbatch: error: invalid number of nodes (-N 3-2)"], 1),
+    (&["sbatch", "-w", "n[1-", "x.sh"], &[], TRUE_SH, &["sbatch: error: Batch job submission failed: Invalid node name specified"], 1),
+    (&["sbatch", "-x", "n[1,", "x.sh"], &[], TRUE_SH, &["sbatch: error: Batch job submission failed: Invalid node name specified"], 1),
+    (&["sbatch", "-w", "n1", "-x", "n[1-2]", "x.sh"], &[], TRUE_SH, &["sbatch: error: Batch job submission failed: Invalid node name specified"], 1),
+    (&["sbatch", "--nodelist=./hosts", "x.sh"], &[], TRUE_SH, &["sbatch: error: --nodelist=<node file> is not supported by Corral yet"], 1),
+    (&["sbatch", "-x", "/etc/hosts", "x.sh"], &[], TRUE_SH, &["sbatch: error: --exclude=<node file> is not supported by Corral yet"], 1),
     // The environment.
     (&["sbatch", "x.sh"], &[("SBATCH_TIMELIMIT", "soon")], TRUE_SH, &["sbatch: error: Invalid --time specification"], 255),
     (&["sbatch", "x.sh"], &[("SBATCH_DEBUG", "yes")], TRUE_SH, &["sbatch: error: Invalid numeric value \"yes\" for --verbose."], 1),
@@ -397,7 +441,7 @@ fn unimplemented_environment_is_reported_not_applied() {
         &["sbatch", "x.sh"],
         &[
             ("SBATCH_WCKEY", "proj"),
-            ("SBATCH_EXPORT", "ALL"),
+            ("SBATCH_NO_KILL", "1"),
             ("SBATCH_ACCOUNT", "applied"),
             ("SBATCH_REQUEUE", ""),
             ("SBATCH_GPUS_PER_NODE", "2"),
@@ -407,13 +451,13 @@ fn unimplemented_environment_is_reported_not_applied() {
     );
     assert_eq!(
         request.ignored_environment,
-        vec!["SBATCH_EXPORT", "SBATCH_WCKEY"]
+        vec!["SBATCH_NO_KILL", "SBATCH_WCKEY"]
     );
     // Never silently: each one is named on stderr.
     assert_eq!(
         request.warnings,
         vec![
-            "sbatch: warning: SBATCH_EXPORT is set but not supported by Corral yet; it has no effect",
+            "sbatch: warning: SBATCH_NO_KILL is set but not supported by Corral yet; it has no effect",
             "sbatch: warning: SBATCH_WCKEY is set but not supported by Corral yet; it has no effect",
         ]
     );
@@ -756,4 +800,341 @@ fn wait_is_read_from_every_source() {
         .wait
     );
     assert!(!ok(&["sbatch", "x.sh"], &[], TRUE_SH).wait);
+}
+
+fn variable<'a>(spec: &'a corral_state::JobSpec, name: &str) -> Option<&'a str> {
+    spec.environment
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+#[test]
+fn node_lists_set_the_node_count() {
+    let request = ok(&["sbatch", "-w", "n[3,1],n1", "x.sh"], &[], TRUE_SH);
+    assert_eq!(request.required_nodes, vec!["n1", "n3"]);
+    assert_eq!((request.min_nodes, request.ntasks), (2, 2));
+    let request = ok(
+        &["sbatch", "-N", "3", "--nodelist=n1", "x.sh"],
+        &[],
+        TRUE_SH,
+    );
+    assert_eq!((request.min_nodes, request.required_nodes.len()), (3, 1));
+    let request = ok(
+        &["sbatch", "-N", "1-4", "-w", "n[1-2]", "x.sh"],
+        &[],
+        TRUE_SH,
+    );
+    assert_eq!((request.min_nodes, request.max_nodes), (2, Some(4)));
+    // Fewer tasks than nodes: Slurm's warning, and the last nodes go.
+    let request = ok(&["sbatch", "-n", "1", "-w", "n[1-3]", "x.sh"], &[], TRUE_SH);
+    assert_eq!((request.min_nodes, request.ntasks), (1, 1));
+    assert_eq!(request.required_nodes, vec!["n1"]);
+    assert_eq!(
+        request.warnings,
+        vec!["sbatch: Warning: can't run 1 processes on 3 nodes, setting nnodes to 1"]
+    );
+    let request = ok(
+        &["sbatch", "x.sh"],
+        &[],
+        "#!/bin/sh\n#SBATCH -x n[2-3],n2\n",
+    );
+    assert_eq!(request.excluded_nodes, vec!["n2", "n3"]);
+    let spec = request.to_job_spec("/w", vec![], "h");
+    assert_eq!(spec.excluded_nodes, vec!["n2", "n3"]);
+    assert_eq!(spec.nodes, 1);
+    // The command line replaces a script's list.
+    let request = ok(
+        &["sbatch", "-w", "b1", "x.sh"],
+        &[],
+        "#!/bin/sh\n#SBATCH -w a[1-2]\n",
+    );
+    assert_eq!(request.required_nodes, vec!["b1"]);
+}
+
+#[test]
+fn exclusive_from_every_source() {
+    assert!(!ok(&["sbatch", "x.sh"], &[], TRUE_SH).exclusive);
+    assert!(ok(&["sbatch", "--exclusive", "x.sh"], &[], TRUE_SH).exclusive);
+    assert!(ok(&["sbatch", "--exclusive=EXCLUSIVE", "x.sh"], &[], TRUE_SH).exclusive);
+    assert!(ok(&["sbatch", "x.sh"], &[("SBATCH_EXCLUSIVE", "")], TRUE_SH).exclusive);
+    assert!(ok(&["sbatch", "x.sh"], &[], "#!/bin/sh\n#SBATCH --exclusive\n").exclusive);
+    let spec = ok(&["sbatch", "--exclusive", "x.sh"], &[], TRUE_SH).to_job_spec("/w", vec![], "h");
+    assert!(spec.exclusive);
+}
+
+#[test]
+fn memory_per_cpu_and_its_precedence() {
+    let request = ok(
+        &["sbatch", "-c", "4", "--mem-per-cpu=2G", "x.sh"],
+        &[],
+        TRUE_SH,
+    );
+    assert_eq!(
+        (request.memory_per_node_mb, request.memory_per_cpu_mb),
+        (None, Some(2048))
+    );
+    let spec = request.to_job_spec("/w", vec![], "h");
+    assert_eq!(spec.memory_per_cpu_mb, Some(2048));
+    assert_eq!(spec.memory_per_node(), 8192);
+    assert_eq!(variable(&spec, "SLURM_MEM_PER_CPU"), Some("2048"));
+    // An option beats the other's variable, whichever it is.
+    let request = ok(
+        &["sbatch", "--mem-per-cpu=100", "x.sh"],
+        &[("SBATCH_MEM_PER_NODE", "1G")],
+        TRUE_SH,
+    );
+    assert_eq!(
+        (request.memory_per_node_mb, request.memory_per_cpu_mb),
+        (None, Some(100))
+    );
+    let request = ok(
+        &["sbatch", "x.sh"],
+        &[("SBATCH_MEM_PER_CPU", "512")],
+        "#!/bin/sh\n#SBATCH --mem=1G\n",
+    );
+    assert_eq!(
+        (request.memory_per_node_mb, request.memory_per_cpu_mb),
+        (Some(1024), None)
+    );
+    let request = ok(
+        &["sbatch", "x.sh"],
+        &[("SBATCH_MEM_PER_CPU", "512")],
+        TRUE_SH,
+    );
+    assert_eq!(request.memory_per_cpu_mb, Some(512));
+    // A variable set over a directive makes the option the variable's.
+    let request = ok(
+        &["sbatch", "--mem=3G", "x.sh"],
+        &[("SBATCH_MEM_PER_CPU", "512")],
+        "#!/bin/sh\n#SBATCH --mem-per-cpu=1G\n",
+    );
+    assert_eq!(
+        (request.memory_per_node_mb, request.memory_per_cpu_mb),
+        (Some(3072), None)
+    );
+}
+
+#[test]
+fn tasks_per_node_make_tasks_or_nodes() {
+    let request = ok(
+        &["sbatch", "-N", "2", "--ntasks-per-node=3", "x.sh"],
+        &[],
+        TRUE_SH,
+    );
+    assert_eq!((request.min_nodes, request.ntasks), (2, 6));
+    let spec = request.to_job_spec(
+        "/w",
+        vec![("SLURM_NTASKS_PER_NODE".into(), "9".into())],
+        "h",
+    );
+    assert_eq!(
+        (spec.nodes, spec.ntasks, spec.ntasks_per_node),
+        (2, 6, Some(3))
+    );
+    assert_eq!(spec.cpus_per_node(), 3);
+    assert_eq!(variable(&spec, "SLURM_NTASKS_PER_NODE"), Some("3"));
+    let request = ok(
+        &["sbatch", "-n", "5", "--ntasks-per-node=2", "x.sh"],
+        &[],
+        TRUE_SH,
+    );
+    assert_eq!((request.min_nodes, request.ntasks), (3, 5));
+    let request = ok(&["sbatch", "--tasks-per-node=2", "x.sh"], &[], TRUE_SH);
+    assert_eq!(
+        (request.min_nodes, request.ntasks, request.ntasks_per_node),
+        (1, 2, Some(2))
+    );
+    // -n wins over the per-node count, which is then a maximum.
+    let request = ok(
+        &[
+            "sbatch",
+            "-N",
+            "2",
+            "-n",
+            "2",
+            "--ntasks-per-node=4",
+            "x.sh",
+        ],
+        &[],
+        TRUE_SH,
+    );
+    assert_eq!((request.min_nodes, request.ntasks), (2, 2));
+    let request = ok(
+        &[
+            "sbatch",
+            "-N",
+            "2-4",
+            "-n",
+            "8",
+            "--ntasks-per-node=2",
+            "x.sh",
+        ],
+        &[],
+        TRUE_SH,
+    );
+    assert_eq!(
+        (request.min_nodes, request.max_nodes, request.ntasks),
+        (4, None, 8)
+    );
+    let spec = ok(&["sbatch", "x.sh"], &[], TRUE_SH).to_job_spec("/w", vec![], "h");
+    assert_eq!(variable(&spec, "SLURM_NTASKS_PER_NODE"), None);
+}
+
+#[test]
+fn begin_is_resolved_with_the_clock() {
+    let begin = |argv: &[&str], script: &str| ok(argv, &[], script).begin_time_ms;
+    assert_eq!(
+        begin(&["sbatch", "--begin=now+3", "x.sh"], TRUE_SH),
+        Some(CLOCK.now_ms + 3_000)
+    );
+    assert_eq!(
+        begin(&["sbatch", "-b", "16:00", "x.sh"], TRUE_SH),
+        Some(1_795_363_200_000)
+    );
+    assert_eq!(
+        begin(&["sbatch", "x.sh"], "#!/bin/sh\n#SBATCH --begin=tomorrow\n"),
+        Some(1_795_392_000_000)
+    );
+    assert_eq!(begin(&["sbatch", "x.sh"], TRUE_SH), None);
+    let spec = ok(
+        &["sbatch", "--begin=2026-12-01T08:00", "x.sh"],
+        &[],
+        TRUE_SH,
+    )
+    .to_job_spec("/w", vec![], "h");
+    assert_eq!(spec.begin_time_ms, Some(1_796_112_000_000));
+}
+
+#[test]
+fn time_min_is_recorded_within_the_limit() {
+    let spec = |argv: &[&str]| ok(argv, &[], TRUE_SH).to_job_spec("/w", vec![], "h");
+    assert_eq!(
+        spec(&["sbatch", "-t", "30", "--time-min=10", "x.sh"]).time_min_minutes,
+        Some(10)
+    );
+    assert_eq!(
+        spec(&["sbatch", "-t", "30", "--time-min=30", "x.sh"]).time_min_minutes,
+        Some(30)
+    );
+    assert_eq!(
+        spec(&["sbatch", "--time-min=1-0", "x.sh"]).time_min_minutes,
+        Some(1_440)
+    );
+    assert_eq!(
+        spec(&["sbatch", "-t", "UNLIMITED", "--time-min=0", "x.sh"]).time_min_minutes,
+        Some(corral_state::TIME_MIN_UNLIMITED)
+    );
+    assert_eq!(spec(&["sbatch", "x.sh"]).time_min_minutes, None);
+}
+
+#[test]
+fn signal_and_open_mode_from_every_source() {
+    let request = ok(
+        &["sbatch", "--signal=B:USR1@90", "--open-mode=append", "x.sh"],
+        &[],
+        TRUE_SH,
+    );
+    assert_eq!(
+        request.signal,
+        Some(corral_state::JobSignal {
+            number: 10,
+            seconds_before_limit: 90,
+            batch_only: true,
+            reservation: false,
+        })
+    );
+    assert_eq!(request.open_mode, Some(OpenMode::Append));
+    let environment = [("SBATCH_SIGNAL", "USR2"), ("SBATCH_OPEN_MODE", "a")];
+    let request = ok(
+        &["sbatch", "x.sh"],
+        &environment,
+        "#!/bin/sh\n#SBATCH --signal=TERM --open-mode=t\n",
+    );
+    assert_eq!(
+        request.signal.map(|s| (s.number, s.seconds_before_limit)),
+        Some((12, 60))
+    );
+    assert_eq!(request.open_mode, Some(OpenMode::Append));
+    let request = ok(
+        &["sbatch", "--signal=HUP", "--open-mode=Truncate", "x.sh"],
+        &environment,
+        TRUE_SH,
+    );
+    assert_eq!(request.signal.map(|s| s.number), Some(1));
+    assert_eq!(request.open_mode, Some(OpenMode::Truncate));
+    let spec = request.to_job_spec("/w", vec![], "h");
+    assert_eq!(spec.open_mode, Some(OpenMode::Truncate));
+    assert_eq!(spec.signal.map(|s| s.number), Some(1));
+}
+
+#[test]
+fn export_filters_the_submitted_environment() {
+    let submitter = || -> Vec<(String, String)> {
+        [
+            ("HOME", "/home/a"),
+            ("EDITOR", "vi"),
+            ("SLURM_CONF", "/etc/slurm.conf"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let names = |spec: &corral_state::JobSpec| -> Vec<String> {
+        spec.environment
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    };
+    let spec =
+        ok(&["sbatch", "--export=NONE", "x.sh"], &[], TRUE_SH).to_job_spec("/w", submitter(), "h");
+    assert_eq!(
+        names(&spec),
+        [
+            "SLURM_CONF=/etc/slurm.conf",
+            "SLURM_EXPORT_ENV=NONE",
+            "SLURM_SUBMIT_DIR=/w",
+            "SLURM_SUBMIT_HOST=h"
+        ]
+    );
+    let spec = ok(&["sbatch", "--export=EDITOR,X=1", "x.sh"], &[], TRUE_SH).to_job_spec(
+        "/w",
+        submitter(),
+        "h",
+    );
+    assert_eq!(
+        names(&spec),
+        [
+            "EDITOR=vi",
+            "X=1",
+            "SLURM_CONF=/etc/slurm.conf",
+            "SLURM_EXPORT_ENV=EDITOR,X=1",
+            "SLURM_SUBMIT_DIR=/w",
+            "SLURM_SUBMIT_HOST=h"
+        ]
+    );
+    // SBATCH_EXPORT, and ALL: everything, without SLURM_EXPORT_ENV.
+    let request = ok(&["sbatch", "x.sh"], &[("SBATCH_EXPORT", "NONE")], TRUE_SH);
+    assert_eq!(request.export, Export::None);
+    let request = ok(
+        &["sbatch", "--export=all", "x.sh"],
+        &[("SBATCH_EXPORT", "NONE")],
+        TRUE_SH,
+    );
+    let spec = request.to_job_spec("/w", submitter(), "h");
+    assert_eq!(variable(&spec, "HOME"), Some("/home/a"));
+    assert_eq!(variable(&spec, "SLURM_EXPORT_ENV"), None);
+    // A submitter's own SLURM_EXPORT_ENV is kept.
+    let mut environment = submitter();
+    environment.push(("SLURM_EXPORT_ENV".into(), "ALL".into()));
+    let spec =
+        ok(&["sbatch", "--export=NONE", "x.sh"], &[], TRUE_SH).to_job_spec("/w", environment, "h");
+    assert_eq!(variable(&spec, "SLURM_EXPORT_ENV"), Some("ALL"));
+    assert_eq!(variable(&spec, "HOME"), None);
+    // An unclosed quote is reported, and the rest taken as it is.
+    let request = ok(&["sbatch", "--export=A='x", "x.sh"], &[], TRUE_SH);
+    assert_eq!(
+        request.warnings,
+        vec!["sbatch: error: Improperly formed environment variable (A='x)"]
+    );
 }

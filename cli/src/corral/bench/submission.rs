@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 use corral_client::{Client, ClientSettings, ClientTls, ControllerAddress};
 use corral_config::Config;
 use corral_proto as wire;
-use corral_slurm::sbatch::{build_request, parse_command_line, Invocation, ScriptSource};
+use corral_slurm::sbatch::{build_request, parse_command_line, Clock, Invocation, ScriptSource};
 
 /// The arguments of every benchmark submission: a held job nothing would run.
 pub const SBATCH_ARGUMENTS: [&str; 3] = ["--hold", "--wrap", "true"];
@@ -75,7 +75,14 @@ pub fn held_job_spec(config_path: &Path, work_dir: &Path) -> anyhow::Result<wire
         })
         .collect();
     environment.push(("CORRAL_CONF".to_string(), config_path.display().to_string()));
-    let request = build_request(&command_line, &environment, script).map_err(slurm_error)?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64);
+    let clock = Clock {
+        now_ms,
+        utc_offset_seconds: 0,
+    };
+    let request = build_request(&command_line, &environment, script, clock).map_err(slurm_error)?;
     let spec = request.to_job_spec(&work_dir.display().to_string(), environment, &host_name());
     Ok(wire::JobSpec::from(&spec))
 }
