@@ -40,6 +40,9 @@ impl ClusterState {
             Ok(account) => account,
             Err(rejection) => return Outcome::Rejected(rejection),
         };
+        if let Err(rejection) = self.check_named_nodes(spec, &partition) {
+            return Outcome::Rejected(rejection);
+        }
         let tasks: Vec<Option<u32>> = match &spec.array {
             None => vec![None],
             Some(array) => {
@@ -115,6 +118,35 @@ impl ClusterState {
         Outcome::Submitted {
             job_id,
             duplicate: false,
+        }
+    }
+
+    /// `-w` and `-x` name nodes that exist; `-w` nodes belong to the
+    /// job's partition, are no more than the job's nodes, and none is also
+    /// excluded.
+    fn check_named_nodes(&self, spec: &JobSpec, partition: &str) -> Result<(), Rejection> {
+        let named = spec.required_nodes.iter().chain(&spec.excluded_nodes);
+        if let Some(unknown) = named.into_iter().find(|n| !self.nodes.contains_key(*n)) {
+            return Err(Rejection::InvalidNode(unknown.clone()));
+        }
+        if spec.required_nodes.is_empty() {
+            return Ok(());
+        }
+        let members: BTreeSet<String> = self
+            .partitions
+            .get(partition)
+            .map(|p| self.partition_nodes(p).into_iter().collect())
+            .unwrap_or_default();
+        let fits = spec.required_nodes.iter().all(|n| members.contains(n))
+            && spec.required_nodes.len() <= spec.nodes.max(1) as usize
+            && !spec
+                .required_nodes
+                .iter()
+                .any(|n| spec.excluded_nodes.contains(n));
+        if fits {
+            Ok(())
+        } else {
+            Err(Rejection::NodeConfigUnavailable)
         }
     }
 
@@ -332,6 +364,18 @@ impl ClusterState {
         if total_cpus < spec.ntasks.max(1) * spec.cpus_per_task.max(1) {
             return false;
         }
+        // `-w` nodes all taken, `-x` nodes none.
+        if !spec
+            .required_nodes
+            .iter()
+            .all(|n| distinct.contains(n.as_str()))
+            || spec
+                .excluded_nodes
+                .iter()
+                .any(|n| distinct.contains(n.as_str()))
+        {
+            return false;
+        }
         planned.shares.iter().all(|share| {
             let Some(node) = self.nodes.get(&share.node) else {
                 return false;
@@ -347,16 +391,22 @@ impl ClusterState {
                 && share.gpus.len() == spec.gpus_per_node as usize
                 && gpus_distinct.len() == share.gpus.len()
                 && share.gpus.iter().all(|gpu| free_gpus.contains(gpu))
+                // `--exclusive`: the whole node, which must be idle.
+                && (!spec.exclusive || share.cpus == node.resources.cpus)
         })
     }
 
-    /// Its dependencies allow it now, and its array runs fewer tasks than
-    /// its throttle.
+    /// Its `--begin` time has come, its dependencies allow it now, and its
+    /// array runs fewer tasks than its throttle.
     pub fn may_start(&self, job: &Job) -> bool {
+        let begun = job
+            .spec
+            .begin_time_ms
+            .is_none_or(|begin| begin <= self.latest_now_ms);
         let dependencies_allow = job.dependencies.as_ref().is_none_or(|d| {
             matches!(d.resolution(), Resolution::Satisfied { eligible_ms } if eligible_ms <= self.latest_now_ms)
         });
-        dependencies_allow && !self.array_throttled(job)
+        begun && dependencies_allow && !self.array_throttled(job)
     }
 
     /// As many tasks of the job's array run as `%N` allows.

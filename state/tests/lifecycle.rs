@@ -787,3 +787,107 @@ mod accounting {
         );
     }
 }
+
+mod named_nodes {
+    use super::*;
+
+    fn submit_with(cluster: &mut Cluster, spec: JobSpec) -> Outcome {
+        let now_ms = cluster.now_ms;
+        cluster.apply(Command::SubmitJob {
+            request_id: RequestId(format!("w{now_ms}")),
+            actor: Actor::root(),
+            spec: Box::new(spec),
+            now_ms,
+        })
+    }
+
+    #[test]
+    fn unknown_or_contradictory_node_lists_are_refused_at_submission() {
+        let mut cluster = Cluster::new();
+        let unknown = submit_with(
+            &mut cluster,
+            JobSpec {
+                required_nodes: vec!["n9".into()],
+                ..JobSpec::default()
+            },
+        );
+        assert_eq!(
+            unknown,
+            Outcome::Rejected(Rejection::InvalidNode("n9".into()))
+        );
+        let excluded_unknown = submit_with(
+            &mut cluster,
+            JobSpec {
+                excluded_nodes: vec!["n7".into()],
+                ..JobSpec::default()
+            },
+        );
+        assert_eq!(
+            excluded_unknown,
+            Outcome::Rejected(Rejection::InvalidNode("n7".into()))
+        );
+        let both = submit_with(
+            &mut cluster,
+            JobSpec {
+                required_nodes: vec!["n1".into()],
+                excluded_nodes: vec!["n1".into()],
+                ..JobSpec::default()
+            },
+        );
+        assert_eq!(both, Outcome::Rejected(Rejection::NodeConfigUnavailable));
+        let too_many = submit_with(
+            &mut cluster,
+            JobSpec {
+                required_nodes: vec!["n1".into(), "n2".into()],
+                nodes: 1,
+                ..JobSpec::default()
+            },
+        );
+        assert_eq!(
+            too_many,
+            Outcome::Rejected(Rejection::NodeConfigUnavailable)
+        );
+        assert_eq!(cluster.state.job_count(), 0);
+    }
+
+    #[test]
+    fn plans_that_break_a_jobs_node_rules_are_refused() {
+        let mut cluster = Cluster::new();
+        let pinned = cluster.submit(JobSpec {
+            required_nodes: vec!["n2".into()],
+            ..JobSpec::default()
+        });
+        assert!(matches!(
+            cluster.plan(pinned, &[("n1", 1, 0, &[])]),
+            Outcome::Planned { refused, .. } if refused == vec![pinned]
+        ));
+        let avoiding = cluster.submit(JobSpec {
+            excluded_nodes: vec!["n1".into()],
+            ..JobSpec::default()
+        });
+        assert!(matches!(
+            cluster.plan(avoiding, &[("n1", 1, 0, &[])]),
+            Outcome::Planned { refused, .. } if refused == vec![avoiding]
+        ));
+        let whole = cluster.submit(JobSpec {
+            exclusive: true,
+            ..JobSpec::default()
+        });
+        assert!(matches!(
+            cluster.plan(whole, &[("n1", 1, 0, &[])]),
+            Outcome::Planned { refused, .. } if refused == vec![whole]
+        ));
+        assert!(matches!(
+            cluster.plan(whole, &[("n1", 4, 0, &[])]),
+            Outcome::Planned { started, .. } if started.len() == 1
+        ));
+        let later = cluster.submit(JobSpec {
+            begin_time_ms: Some(1_000_000),
+            ..JobSpec::default()
+        });
+        assert!(matches!(
+            cluster.plan(later, &[("n2", 1, 0, &[])]),
+            Outcome::Planned { refused, .. } if refused == vec![later]
+        ));
+    }
+}
