@@ -19,17 +19,20 @@ export CORRAL_CONF=$dir/corral.toml PATH=$dir/bin:$PATH
 
 cd "$dir"
 run sbatch -J hello --wrap 'echo hello from $SLURMD_NODENAME, job $SLURM_JOB_ID'
+run sbatch -J steps -N2 -n4 --wrap 'srun -l hostname'
 run sbatch -J held --hold --wrap hostname
 sleep 2
 run squeue -t all
 run cat slurm-1.out
+run cat slurm-2.out
+run sacct
 run scontrol ping
 run corral status
 run corral dev kill --dir "$dir" leader
 run sbatch -J after-kill --wrap 'echo still here on $SLURMD_NODENAME'
 sleep 2
 run squeue -t all
-run cat slurm-3.out
+run cat slurm-4.out
 run corral status
 leader_down=$(corral status | awk '$3 == "unreachable" { print $1 }')
 run corral dev start --dir "$dir" "controller-$leader_down"
