@@ -4,8 +4,9 @@
 //! Corral leader is SIGKILLed; then every database node is stopped while
 //! 200 more jobs run (scheduling must not stop), and started again. At the
 //! end every job is in the database exactly once, with its state, exit
-//! code, times and steps; and `sacct` answered from the replicated state
-//! while the database was away.
+//! code, times and steps; `sacct` answered from the replicated state and
+//! `sacctmgr` worked while the database was away, and the policy it changed
+//! reached the database's mirror.
 
 mod support;
 
@@ -134,8 +135,20 @@ fn every_finished_job_reaches_galera_exactly_once_through_faults() {
         || all_completed(&cluster, &jobs).then_some(()),
     );
 
-    // The whole database away: jobs still run.
+    let sacctmgr = |args: &[&str]| {
+        let output = cluster
+            .slurm("sacctmgr")
+            .arg("-i")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_success(&output, "sacctmgr");
+    };
+    sacctmgr(&["add", "account", "physics"]);
+
+    // The whole database away: jobs still run, and sacctmgr still works.
     galera.stop_all();
+    sacctmgr(&["add", "user", "bob", "account=physics"]);
     let during = submit_jobs(&cluster, work.path(), JOBS_FIRST, JOBS_DURING_OUTAGE);
     cluster.wait_for_within(
         "the jobs submitted while the database is down to complete",
@@ -205,6 +218,23 @@ fn every_finished_job_reaches_galera_exactly_once_through_faults() {
         let expected = usize::from((index as u32).is_multiple_of(STEP_EVERY));
         assert_eq!(numbered, expected, "job {id}: steps {:?}", steps);
     }
+    // The policy changed during the outage reached the database's mirror.
+    let associations = cluster.wait_for("the policy mirrored", || {
+        galera
+            .node(0)
+            .sql(&format!(
+                "SELECT CONCAT(account, ':', user_name) FROM {}.association ORDER BY 1",
+                mariadb::DATABASE
+            ))
+            .filter(|rows| rows.contains("physics:bob"))
+    });
+    assert!(
+        associations.contains(
+            "physics:
+"
+        ),
+        "{associations}"
+    );
     // Another node sees the same rows (Galera replicated them).
     assert_eq!(job_rows(galera.node(1)).map(|r| r.len()), Some(expected));
     // sacct reads them back from the database now.

@@ -9,7 +9,7 @@ use crate::filter::JobFilter;
 use crate::limits::AccountingLimits;
 use crate::mysql::MySqlBackend;
 use crate::sqlite::SqliteBackend;
-use crate::statements::{batch_statements, select_jobs, Dialect};
+use crate::statements::{batch_statements, policy_statements, select_jobs, Dialect};
 use crate::url::{parse_targets, Target};
 
 enum Backend {
@@ -81,6 +81,22 @@ impl AccountingDb {
             Err(_) => add(&self.counters.batches_failed, 1),
         }
         result
+    }
+
+    /// Replaces `cluster`'s mirrored policy (tables `account`,
+    /// `account_user`, `association`, and its version in
+    /// `policy_version`) in one transaction, with the same retries and
+    /// bounds as [`AccountingDb::write_batch`].
+    pub async fn write_policy(
+        &self,
+        cluster: &str,
+        policy: &corral_state::Policy,
+    ) -> Result<(), Error> {
+        let statements = policy_statements(self.dialect(), cluster, policy)?;
+        match &self.backend {
+            Backend::MySql(mysql) => mysql.write(&statements, &self.counters).await,
+            Backend::Sqlite(sqlite) => sqlite.write(&statements, &self.counters).await,
+        }
     }
 
     async fn write_entries(&self, cluster: &str, entries: &[OutboxEntry]) -> Result<u64, Error> {

@@ -6,12 +6,20 @@ use sqlx::SqlSafeStr;
 
 /// (version, description, MySQL/MariaDB text, SQLite text). Versions only
 /// grow; an applied migration is never edited.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "job and step",
-    include_str!("../migrations/mysql/0001_job_and_step.sql"),
-    include_str!("../migrations/sqlite/0001_job_and_step.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "job and step",
+        include_str!("../migrations/mysql/0001_job_and_step.sql"),
+        include_str!("../migrations/sqlite/0001_job_and_step.sql"),
+    ),
+    (
+        2,
+        "policy",
+        include_str!("../migrations/mysql/0002_policy.sql"),
+        include_str!("../migrations/sqlite/0002_policy.sql"),
+    ),
+];
 
 #[derive(Clone, Copy)]
 pub(crate) enum Flavor {

@@ -66,3 +66,88 @@ fn building_the_writer_needs_no_runtime_and_checks_the_urls() {
     let error = AccountingDb::new(&["sqlite://".to_string()]).err().unwrap();
     assert!(matches!(error, Error::InvalidUrl { .. }), "{error}");
 }
+
+#[tokio::test]
+async fn the_policy_mirror_replaces_the_clusters_rows() {
+    use corral_state::{Policy, PolicyChange};
+    use sqlx::Row;
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_in(&dir);
+    let mut state = corral_state::ClusterState::default();
+    let change = |state: &mut corral_state::ClusterState, change: PolicyChange| {
+        state.apply(&corral_state::Command::ChangePolicy {
+            change,
+            actor: corral_state::Actor::root(),
+            now_ms: 1,
+        });
+    };
+    change(
+        &mut state,
+        PolicyChange::AddAccount {
+            name: "research".into(),
+            description: None,
+            organization: None,
+            parent: None,
+        },
+    );
+    change(
+        &mut state,
+        PolicyChange::AddUser {
+            name: "alice".into(),
+            accounts: vec!["research".into()],
+            default_account: None,
+            admin_level: None,
+        },
+    );
+    let policy: Policy = state.policy().clone();
+    db.write_policy("lab", &policy).await.unwrap();
+    // Another cluster's rows are its own.
+    db.write_policy("other", &Policy::default()).await.unwrap();
+
+    let url = format!("sqlite://{}", dir.path().join("accounting.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let rows = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(sql)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<String, _>(0))
+                .collect::<Vec<String>>()
+        }
+    };
+    assert_eq!(
+        rows("SELECT name FROM account WHERE cluster = 'lab' ORDER BY name").await,
+        ["research", "root"]
+    );
+    assert_eq!(
+        rows(
+            "SELECT account || ':' || user_name FROM association WHERE cluster = 'lab' ORDER BY 1"
+        )
+        .await,
+        ["research:", "research:alice", "root:", "root:root"]
+    );
+    assert_eq!(
+        rows("SELECT CAST(version AS TEXT) FROM policy_version WHERE cluster = 'lab'").await,
+        [policy.version.to_string()]
+    );
+
+    change(
+        &mut state,
+        PolicyChange::DeleteUser {
+            name: "alice".into(),
+            account: None,
+        },
+    );
+    db.write_policy("lab", state.policy()).await.unwrap();
+    assert_eq!(
+        rows("SELECT name FROM account_user WHERE cluster = 'lab' ORDER BY name").await,
+        ["root"]
+    );
+    assert_eq!(
+        rows("SELECT name FROM account_user WHERE cluster = 'other'").await,
+        ["root"]
+    );
+}

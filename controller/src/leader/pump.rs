@@ -1,6 +1,7 @@
 //! The accounting pump: the leader copies the replicated outbox into the
 //! accounting database and proposes `AccountingAck` for what the database
-//! has.
+//! has; and it mirrors the accounting policy (accounts, users,
+//! associations) into the database's tables whenever it changes.
 //!
 //! It runs at its own pace beside the other duties and never on the path
 //! of a submission or a scheduling pass: a database that is slow or down
@@ -37,8 +38,22 @@ pub(super) async fn run(duties: Duties, db: Arc<AccountingDb>) {
         .proposer
         .state()
         .read(|state| state.accounting().dropped());
+    // The policy version last mirrored by this leader: it writes the policy
+    // once when it starts leading, then whenever it changes.
+    let mut mirrored: Option<u64> = None;
     tracing::info!(database = %db.current_url(), "accounting pump started");
     loop {
+        let policy = duties.proposer.state().read(|state| {
+            let policy = state.policy();
+            (mirrored != Some(policy.version)).then(|| policy.clone())
+        });
+        if let Some(policy) = policy {
+            match db.write_policy(&cluster, &policy).await {
+                Ok(()) => mirrored = Some(policy.version),
+                // The records' failure handling below reports and paces it.
+                Err(error) => tracing::debug!("accounting policy not mirrored yet: {error}"),
+            }
+        }
         let (batch, waiting, dropped, oldest_ms) = duties.proposer.state().read(|state| {
             let outbox = state.accounting();
             let batch: Vec<OutboxEntry> = outbox.pending(batch_max).cloned().collect();
