@@ -251,10 +251,14 @@ pub enum JobReason {
     DependencyNeverSatisfied,
     /// As many tasks of its array run as `--array=...%N` allows.
     JobArrayTaskLimit,
+    /// `scontrol requeuehold`: held until released, by its owner or an
+    /// administrator (Slurm's `WAIT_HELD_USER` with the description "job
+    /// requeued in held state", which is what Slurm shows).
+    RequeueHold,
 }
 
 impl JobReason {
-    pub const ALL: [JobReason; 17] = [
+    pub const ALL: [JobReason; 18] = [
         JobReason::None,
         JobReason::Priority,
         JobReason::Resources,
@@ -272,11 +276,15 @@ impl JobReason {
         JobReason::Dependency,
         JobReason::DependencyNeverSatisfied,
         JobReason::JobArrayTaskLimit,
+        JobReason::RequeueHold,
     ];
 
     /// Holds keep a job pending whatever the scheduler finds.
     pub fn is_hold(self) -> bool {
-        matches!(self, JobReason::JobHeldUser | JobReason::JobHeldAdmin)
+        matches!(
+            self,
+            JobReason::JobHeldUser | JobReason::JobHeldAdmin | JobReason::RequeueHold
+        )
     }
 
     pub fn from_slurm_name(name: &str) -> Option<JobReason> {
@@ -302,6 +310,9 @@ impl JobReason {
             JobReason::Dependency => "Dependency",
             JobReason::DependencyNeverSatisfied => "DependencyNeverSatisfied",
             JobReason::JobArrayTaskLimit => "JobArrayTaskLimit",
+            // Slurm's description, which squeue prints as it is and
+            // scontrol with underscores for spaces.
+            JobReason::RequeueHold => "job requeued in held state",
         }
     }
 }
@@ -325,8 +336,9 @@ impl fmt::Display for ExitStatus {
 pub struct Job {
     pub id: JobId,
     pub request_id: RequestId,
-    /// Shared, because it never changes after submission and copying the
-    /// state for a snapshot should not copy every script and environment.
+    /// Shared, because copying the state for a snapshot should not copy
+    /// every script and environment. It changes only through `scontrol
+    /// update` (`Arc::make_mut`: the job gets a copy of its own).
     pub spec: Arc<JobSpec>,
     /// The partition the job was accepted into (the default one when none was asked).
     pub partition: String,
