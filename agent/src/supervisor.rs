@@ -485,10 +485,16 @@ impl Watch<'_> {
         let mut cause = FinishCause::Exited;
         let mut kill_at: Option<Instant> = None;
         let mut killed = false;
-        let limit_at = self.time_limit.map(|limit| self.started + limit);
+        let mut limit_at = self.time_limit.map(|limit| self.started + limit);
         let status = loop {
             if let Some(status) = self.reap() {
                 break status;
+            }
+            // `scontrol update TimeLimit=` since the launch.
+            if let Ok(Some(change)) = crate::time_limit::recorded(self.spool) {
+                limit_at = change
+                    .time_limit_ms
+                    .map(|ms| self.started + Duration::from_millis(ms));
             }
             let now = Instant::now();
             if kill_at.is_none() {
