@@ -207,6 +207,103 @@ pub(crate) fn select_steps(cluster: &str, job_ids: &[u32]) -> Statement {
     Statement { sql, values }
 }
 
+/// The statements that replace `cluster`'s mirrored policy with `policy`:
+/// every account, user and association row, and the policy's version.
+pub(crate) fn policy_statements(
+    dialect: Dialect,
+    cluster: &str,
+    policy: &corral_state::Policy,
+) -> Result<Vec<Statement>, Error> {
+    columns::check_cluster(cluster)?;
+    let text = |value: &str| Value::Text(value.to_string());
+    let mut statements: Vec<Statement> = ["account", "account_user", "association"]
+        .iter()
+        .map(|table| Statement {
+            sql: format!("DELETE FROM {table} WHERE cluster = ?"),
+            values: vec![text(cluster)],
+        })
+        .collect();
+    let accounts: Vec<Vec<Value>> = policy
+        .accounts
+        .values()
+        .map(|a| {
+            vec![
+                text(cluster),
+                text(&a.name),
+                text(&a.description),
+                text(&a.organization),
+                Value::OptionalText(a.parent.clone()),
+            ]
+        })
+        .collect();
+    let users: Vec<Vec<Value>> = policy
+        .users
+        .values()
+        .map(|u| {
+            vec![
+                text(cluster),
+                text(&u.name),
+                text(&u.default_account),
+                text(u.admin_level.slurm_name()),
+            ]
+        })
+        .collect();
+    let associations: Vec<Vec<Value>> = policy
+        .associations()
+        .into_iter()
+        .map(|(account, user)| {
+            vec![
+                text(cluster),
+                text(&account),
+                text(&user.unwrap_or_default()),
+            ]
+        })
+        .collect();
+    let tables: [(&str, &str, Vec<Vec<Value>>); 3] = [
+        (
+            "account",
+            "cluster, name, description, organization, parent",
+            accounts,
+        ),
+        (
+            "account_user",
+            "cluster, name, default_account, admin_level",
+            users,
+        ),
+        ("association", "cluster, account, user_name", associations),
+    ];
+    for (table, columns, rows) in tables {
+        let width = columns.split(", ").count();
+        for chunk in rows.chunks(ROWS_PER_STATEMENT_MAX) {
+            let placeholders = format!("({})", vec!["?"; width].join(", "));
+            statements.push(Statement {
+                sql: format!(
+                    "INSERT INTO {table} ({columns}) VALUES {}",
+                    vec![placeholders; chunk.len()].join(", ")
+                ),
+                values: chunk.iter().flatten().cloned().collect(),
+            });
+        }
+    }
+    let version = i64::try_from(policy.version).map_err(|_| Error::UnrepresentableRecord {
+        seq: 0,
+        field: "policy.version",
+        value: policy.version,
+    })?;
+    statements.push(Statement {
+        sql: match dialect {
+            Dialect::MySql => "INSERT INTO policy_version (cluster, version) VALUES (?, ?) \
+                 ON DUPLICATE KEY UPDATE version = VALUES(version)"
+                .to_string(),
+            Dialect::Sqlite => "INSERT INTO policy_version (cluster, version) VALUES (?, ?) \
+                 ON CONFLICT (cluster) DO UPDATE SET version = excluded.version"
+                .to_string(),
+        },
+        values: vec![text(cluster), Value::Int(version)],
+    });
+    Ok(statements)
+}
+
 #[cfg(test)]
 mod tests {
     use corral_state::JobState;
@@ -347,101 +444,4 @@ mod tests {
         );
         assert_eq!(statement.values, [Value::Text("c1".into())]);
     }
-}
-
-/// The statements that replace `cluster`'s mirrored policy with `policy`:
-/// every account, user and association row, and the policy's version.
-pub(crate) fn policy_statements(
-    dialect: Dialect,
-    cluster: &str,
-    policy: &corral_state::Policy,
-) -> Result<Vec<Statement>, Error> {
-    columns::check_cluster(cluster)?;
-    let text = |value: &str| Value::Text(value.to_string());
-    let mut statements: Vec<Statement> = ["account", "account_user", "association"]
-        .iter()
-        .map(|table| Statement {
-            sql: format!("DELETE FROM {table} WHERE cluster = ?"),
-            values: vec![text(cluster)],
-        })
-        .collect();
-    let accounts: Vec<Vec<Value>> = policy
-        .accounts
-        .values()
-        .map(|a| {
-            vec![
-                text(cluster),
-                text(&a.name),
-                text(&a.description),
-                text(&a.organization),
-                Value::OptionalText(a.parent.clone()),
-            ]
-        })
-        .collect();
-    let users: Vec<Vec<Value>> = policy
-        .users
-        .values()
-        .map(|u| {
-            vec![
-                text(cluster),
-                text(&u.name),
-                text(&u.default_account),
-                text(u.admin_level.slurm_name()),
-            ]
-        })
-        .collect();
-    let associations: Vec<Vec<Value>> = policy
-        .associations()
-        .into_iter()
-        .map(|(account, user)| {
-            vec![
-                text(cluster),
-                text(&account),
-                text(&user.unwrap_or_default()),
-            ]
-        })
-        .collect();
-    let tables: [(&str, &str, Vec<Vec<Value>>); 3] = [
-        (
-            "account",
-            "cluster, name, description, organization, parent",
-            accounts,
-        ),
-        (
-            "account_user",
-            "cluster, name, default_account, admin_level",
-            users,
-        ),
-        ("association", "cluster, account, user_name", associations),
-    ];
-    for (table, columns, rows) in tables {
-        let width = columns.split(", ").count();
-        for chunk in rows.chunks(ROWS_PER_STATEMENT_MAX) {
-            let placeholders = format!("({})", vec!["?"; width].join(", "));
-            statements.push(Statement {
-                sql: format!(
-                    "INSERT INTO {table} ({columns}) VALUES {}",
-                    vec![placeholders; chunk.len()].join(", ")
-                ),
-                values: chunk.iter().flatten().cloned().collect(),
-            });
-        }
-    }
-    let version = i64::try_from(policy.version).map_err(|_| Error::UnrepresentableRecord {
-        seq: 0,
-        field: "policy.version",
-        value: policy.version,
-    })?;
-    statements.push(Statement {
-        sql: match dialect {
-            Dialect::MySql => "INSERT INTO policy_version (cluster, version) VALUES (?, ?) \
-                 ON DUPLICATE KEY UPDATE version = VALUES(version)"
-                .to_string(),
-            Dialect::Sqlite => "INSERT INTO policy_version (cluster, version) VALUES (?, ?) \
-                 ON CONFLICT (cluster) DO UPDATE SET version = excluded.version"
-                .to_string(),
-        },
-        values: vec![text(cluster), Value::Int(version)],
-    });
-    Ok(statements)
 }

@@ -29,7 +29,10 @@ pub mod step_io;
 pub mod step_plan;
 pub mod step_tasks;
 pub mod supervisor;
+pub mod time_limit;
 
 pub use launch::{ArrayTask, LaunchRequest, OpenMode, StdioPaths, StepLaunch};
 pub use resources::{DetectedGpu, DetectedResources, ResourceOverrides};
-pub use runner::{FinishedJob, LaunchError, Launched, Runner, RunnerConfig, RunnerError};
+pub use runner::{
+    BatchTarget, FinishedJob, LaunchError, Launched, Runner, RunnerConfig, RunnerError,
+};

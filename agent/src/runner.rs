@@ -28,6 +28,7 @@ use crate::journal::{
 };
 use crate::launch::LaunchRequest;
 use crate::supervisor::{KILL_WAIT_MS, LAUNCH_FAILED_STATUS};
+use crate::time_limit::{self, TimeLimitRecord};
 
 /// How long the agent waits for a new supervisor to take its launch.
 pub const SUPERVISOR_START_TIMEOUT_MS: u64 = 10_000;
@@ -79,6 +80,17 @@ impl RunnerConfig {
             lock_wait_ms: LOCK_WAIT_MS,
         })
     }
+}
+
+/// What of the batch script `scancel --signal` reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchTarget {
+    /// Its process group: the shell and its children (`--full`).
+    Group,
+    /// The shell alone (`--batch`, or a job without steps).
+    Shell,
+    /// Not the batch script (only its steps).
+    None,
 }
 
 /// What `launch` did.
@@ -364,7 +376,54 @@ impl Runner {
         allocation_id: AllocationId,
         signal: i32,
     ) -> Result<(), RunnerError> {
-        let spool = self.existing(LaunchKey::batch(job_id, allocation_id))?;
+        self.signal_launch(LaunchKey::batch(job_id, allocation_id), signal, true)
+    }
+
+    /// `scancel --signal` on this node: the batch script (its process
+    /// group, its shell alone, or not at all) and, with `steps`, the
+    /// process group of each of the job's step parts running here (the
+    /// task launcher ignores the signal; its tasks get it). The first
+    /// failure is returned after every delivery was tried.
+    pub fn signal_parts(
+        &self,
+        job_id: JobId,
+        allocation_id: AllocationId,
+        signal: i32,
+        batch: BatchTarget,
+        steps: bool,
+    ) -> Result<(), RunnerError> {
+        let mut result = match batch {
+            BatchTarget::Group => self.signal(job_id, allocation_id, signal),
+            BatchTarget::Shell => {
+                self.signal_launch(LaunchKey::batch(job_id, allocation_id), signal, false)
+            }
+            BatchTarget::None => Ok(()),
+        };
+        if steps {
+            for (job, allocation, step) in self.active_steps()? {
+                if (job, allocation) != (job_id, allocation_id) {
+                    continue;
+                }
+                let delivered =
+                    self.signal_launch(LaunchKey::step(job, allocation, step), signal, true);
+                if result.is_ok() {
+                    result = delivered;
+                }
+            }
+        }
+        result
+    }
+
+    /// Sends `signal` to a running launch's process group, or to the
+    /// process it started alone.
+    fn signal_launch(
+        &self,
+        key: LaunchKey,
+        signal: i32,
+        whole_group: bool,
+    ) -> Result<(), RunnerError> {
+        let (job_id, allocation_id) = (key.job_id, key.allocation_id);
+        let spool = self.existing(key)?;
         let not_running = RunnerError::NotRunning {
             job_id,
             allocation_id,
@@ -375,8 +434,13 @@ impl Runner {
         let Some(job) = spool.job()? else {
             return Err(not_running);
         };
+        let target = if whole_group {
+            -job.process_group
+        } else {
+            job.process.pid
+        };
         // SAFETY: kill has no memory-safety preconditions.
-        if unsafe { libc::kill(-job.process_group, signal) } != 0 {
+        if unsafe { libc::kill(target, signal) } != 0 {
             let error = io::Error::last_os_error();
             if error.raw_os_error() == Some(libc::ESRCH) {
                 return Err(not_running);
@@ -387,6 +451,43 @@ impl Runner {
                 source: error,
             });
         }
+        Ok(())
+    }
+
+    /// Records a running job's new time limit (`version`: the state's
+    /// count of changes; an older or repeated one changes nothing) and
+    /// wakes its supervisor to enforce it. A job that has ended, or is not
+    /// known here, has no limit to change: `Ok`.
+    pub fn set_time_limit(
+        &self,
+        job_id: JobId,
+        allocation_id: AllocationId,
+        time_limit_minutes: Option<u32>,
+        version: u32,
+    ) -> Result<(), RunnerError> {
+        let _journal = self.lock_journal();
+        let spool = match self.existing(LaunchKey::batch(job_id, allocation_id)) {
+            Ok(spool) => spool,
+            Err(RunnerError::UnknownJob { .. }) => return Ok(()),
+            Err(error) => return Err(error),
+        };
+        if spool.has(END_FILE) {
+            return Ok(());
+        }
+        let record = TimeLimitRecord {
+            version,
+            time_limit_ms: time_limit_minutes.map(|m| u64::from(m) * self.config.minute_ms),
+        };
+        if !time_limit::record(&spool, record)? {
+            return Ok(());
+        }
+        if let Some(SupervisorRecord::Running(supervisor)) = spool.supervisor()? {
+            if supervisor.is_alive() {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe { libc::kill(supervisor.pid, libc::SIGUSR1) };
+            }
+        }
+        tracing::info!(job = job_id, allocation = %allocation_id, ?time_limit_minutes, version, "time limit changed");
         Ok(())
     }
 

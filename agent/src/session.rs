@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::journal::LaunchKey;
 use crate::launch::LaunchRequest;
-use crate::runner::{Launched, Runner, RunnerError};
+use crate::runner::{BatchTarget, Launched, Runner, RunnerError};
 
 /// The agent protocol's ALPN (the gateway's `ALPN_AGENT`).
 pub const ALPN_AGENT: &[&[u8]] = &[b"corral-agent/1"];
@@ -300,6 +300,7 @@ async fn handle(
             true
         }
         Some(Body::LaunchStep(launch)) => launch_step(launch, context, outbox).await,
+        Some(Body::TimeLimit(update)) => set_time_limit(update, context, outbox).await,
         Some(Body::Welcome(_)) | Some(Body::Redirect(_)) | None => true,
     }
 }
@@ -373,8 +374,20 @@ async fn deliver_signal(
     let job_id = signal.job_id;
     let result = tokio::task::spawn_blocking(move || {
         if !signal.cancel {
+            use wire::signal_job::Batch;
+            let batch = match Batch::try_from(signal.batch).unwrap_or(Batch::Group) {
+                Batch::Group => BatchTarget::Group,
+                Batch::Shell => BatchTarget::Shell,
+                Batch::None => BatchTarget::None,
+            };
             return runner
-                .signal(job_id, allocation, signal.signal as i32)
+                .signal_parts(
+                    job_id,
+                    allocation,
+                    signal.signal as i32,
+                    batch,
+                    signal.steps,
+                )
                 .map(|()| false);
         }
         match runner.cancel(job_id, allocation) {
@@ -400,6 +413,37 @@ async fn deliver_signal(
             tracing::warn!(job = job_id, "signal not delivered: {error}");
             true
         }
+    }
+}
+
+/// Records a running job's new time limit, then confirms it (also when
+/// there was nothing to change: the job ended, or a newer one is known).
+async fn set_time_limit(
+    update: wire::TimeLimitUpdate,
+    context: &SessionContext,
+    outbox: &mpsc::Sender<wire::AgentMessage>,
+) -> bool {
+    let runner = context.runner.clone();
+    let (job_id, allocation, minutes, version) = (
+        update.job_id,
+        AllocationId(update.allocation_id),
+        update.time_limit_minutes,
+        update.version,
+    );
+    let result = tokio::task::spawn_blocking(move || {
+        runner.set_time_limit(job_id, allocation, minutes, version)
+    })
+    .await;
+    match result {
+        Ok(Ok(())) => send_to(outbox, wire::agent_message::Body::TimeLimitSet(update)),
+        Ok(Err(error)) => {
+            tracing::warn!(
+                job = job_id,
+                "time limit not recorded: {error}; the leader will send it again"
+            );
+            true
+        }
+        Err(_) => true,
     }
 }
 

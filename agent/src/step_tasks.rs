@@ -114,6 +114,7 @@ pub fn main(plan_path: &Path) -> i32 {
         }
     }
     drop(drained_tx);
+    survive_forwarded_signals();
     let pids: Arc<Vec<libc::pid_t>> = Arc::new(running.keys().copied().collect());
     let srun_gone = Arc::new(AtomicBool::new(false));
     watch_srun(stream, pids.clone(), srun_gone.clone(), plan.kill_wait_ms);
@@ -206,6 +207,40 @@ fn connect(address: &str) -> io::Result<TcpStream> {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(500));
             }
+        }
+    }
+}
+
+/// Signals whose default would end the launcher, which `scancel --signal`
+/// sends to the part's whole process group for its tasks.
+const FORWARDED_SIGNALS: [libc::c_int; 10] = [
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGQUIT,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGIO,
+    libc::SIGPWR,
+];
+
+extern "C" fn ignore_forwarded(_signal: libc::c_int) {}
+
+/// Catches (not ignores: an ignored signal would stay ignored in tasks
+/// started later) the forwarded signals, once the tasks run: they are for
+/// the tasks, which get them from the same group signal.
+fn survive_forwarded_signals() {
+    for signal in FORWARDED_SIGNALS {
+        // SAFETY: the handler does nothing, which is async-signal-safe;
+        // sigaction is plain data, initialised by zeroing.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = ignore_forwarded as extern "C" fn(libc::c_int) as usize;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
         }
     }
 }

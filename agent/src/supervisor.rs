@@ -517,13 +517,19 @@ impl Watch<'_> {
         let mut cause = FinishCause::Exited;
         let mut kill_at: Option<Instant> = None;
         let mut killed = false;
-        let limit_at = self.time_limit.map(|limit| self.started + limit);
+        let mut limit_at = self.time_limit.map(|limit| self.started + limit);
         let mut warn_at = self
             .warning
             .map(|warning| self.started + warning.after_start);
         let status = loop {
             if let Some(status) = self.reap() {
                 break status;
+            }
+            // `scontrol update TimeLimit=` since the launch.
+            if let Ok(Some(change)) = crate::time_limit::recorded(self.spool) {
+                limit_at = change
+                    .time_limit_ms
+                    .map(|ms| self.started + Duration::from_millis(ms));
             }
             let now = Instant::now();
             if let (Some(warning), Some(at)) = (self.warning, warn_at) {

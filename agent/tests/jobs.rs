@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use corral_agent::journal::{self, JobRecord, LaunchRecord, Spool, SupervisorRecord};
 use corral_agent::{
-    FinishedJob, LaunchRequest, Launched, OpenMode, Runner, RunnerConfig, RunnerError,
+    BatchTarget, FinishedJob, LaunchRequest, Launched, OpenMode, Runner, RunnerConfig, RunnerError,
 };
 use corral_state::{AllocationId, ExitStatus, FinishCause, JobId, JobSignal};
 
@@ -83,6 +83,14 @@ const TESTS: &[(&str, fn())] = &[
     (
         "the_signal_option_with_b_warns_the_batch_shell_only",
         the_signal_option_with_b_warns_the_batch_shell_only,
+    ),
+    (
+        "a_time_limit_changed_while_running_is_enforced",
+        a_time_limit_changed_while_running_is_enforced,
+    ),
+    (
+        "a_shell_signal_spares_its_children",
+        a_shell_signal_spares_its_children,
     ),
     ("the_job_runs_as_its_user", the_job_runs_as_its_user),
     (
@@ -581,6 +589,76 @@ fn signal_reaches_the_script() {
         runner.signal(51, AllocationId(1), libc::SIGUSR1),
         Err(RunnerError::NotRunning { .. })
     ));
+}
+
+/// `scontrol update TimeLimit=`: a job launched without a limit gets one
+/// (0 minutes: over at once) and ends by it; an older version arriving
+/// late changes nothing.
+fn a_time_limit_changed_while_running_is_enforced() {
+    let fixture = fixture();
+    let runner = fixture.runner();
+    runner
+        .launch(&fixture.request(
+            61,
+            "touch ready
+sleep 30",
+        ))
+        .expect("launch");
+    fixture.wait_for_file("ready");
+    runner
+        .set_time_limit(61, AllocationId(1), Some(0), 2)
+        .expect("set the limit");
+    // A late, older change (unlimited) must not undo it.
+    runner
+        .set_time_limit(61, AllocationId(1), None, 1)
+        .expect("ignore the older change");
+    let finished = wait_finished(&fixture, &runner, 61);
+    assert_eq!(
+        (finished.exit_status, finished.cause),
+        (status(0, 15), FinishCause::TimeLimit)
+    );
+    // A job that ended has no limit left to change.
+    runner
+        .set_time_limit(61, AllocationId(1), Some(5), 3)
+        .expect("nothing to do");
+}
+
+/// `scancel -b`: the shell gets the signal, the command it waits for does not.
+fn a_shell_signal_spares_its_children() {
+    let fixture = fixture();
+    let runner = fixture.runner();
+    runner
+        .launch(&fixture.request(
+            62,
+            "trap 'echo shell >> got.txt' USR1
+(trap 'echo child >> got.txt; exit' USR1; touch ready; while :; do sleep 0.05; done) &
+wait
+wait
+kill %1",
+        ))
+        .expect("launch");
+    fixture.wait_for_file("ready");
+    runner
+        .signal_parts(
+            62,
+            AllocationId(1),
+            libc::SIGUSR1,
+            BatchTarget::Shell,
+            false,
+        )
+        .expect("signal");
+    poll(
+        || {
+            fixture
+                .read_optional("got.txt")
+                .filter(|got| got.contains("shell"))
+                .map(|_| ())
+        },
+        || format!("got: {:?}", fixture.read_optional("got.txt")),
+    );
+    runner.cancel(62, AllocationId(1)).expect("cancel");
+    wait_finished(&fixture, &runner, 62);
+    assert_eq!(fixture.read("got.txt"), "shell\n", "the child was spared");
 }
 
 /// As root: the script runs as `nobody` with its groups, and its output

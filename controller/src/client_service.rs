@@ -18,7 +18,9 @@ use corral_accounting::AccountingDb;
 
 use crate::accounting::AccountingFilter;
 use crate::auth::Authenticator;
+use crate::gateway::Hub;
 use crate::propose::{wall_clock_ms, Proposer};
+use crate::signal;
 
 /// Longest accepted request id: a UUID needs 36 bytes.
 pub const REQUEST_ID_BYTES_MAX: usize = 128;
@@ -30,6 +32,9 @@ pub struct ClientService {
     address: String,
     cluster_name: String,
     accounting: Arc<AccountingDb>,
+    /// The attached agents, for `scancel --signal` (leader-only, not
+    /// replicated).
+    hub: Arc<Hub>,
 }
 
 impl ClientService {
@@ -40,6 +45,7 @@ impl ClientService {
         address: String,
         cluster_name: String,
         accounting: Arc<AccountingDb>,
+        hub: Arc<Hub>,
     ) -> ClientService {
         ClientService {
             raft,
@@ -48,6 +54,7 @@ impl ClientService {
             address,
             cluster_name,
             accounting,
+            hub,
         }
     }
 }
@@ -181,9 +188,16 @@ impl Corral for ClientService {
                     actor,
                     now_ms,
                 },
-                Action::Hold => Command::HoldJob {
+                Action::Hold | Action::UserHold => Command::HoldJob {
                     job_id,
                     actor,
+                    now_ms,
+                    user_hold: action == Action::UserHold,
+                },
+                Action::Requeue | Action::RequeueHold => Command::RequeueJob {
+                    job_id,
+                    actor,
+                    hold: action == Action::RequeueHold,
                     now_ms,
                 },
                 Action::Release => Command::ReleaseJob {
@@ -196,6 +210,72 @@ impl Corral for ClientService {
         Ok(Response::new(wire::JobActionReply {
             rejection: rejection_of(&outcome),
         }))
+    }
+
+    async fn update_job(
+        &self,
+        request: Request<wire::UpdateJobRequest>,
+    ) -> Result<Response<wire::UpdateJobReply>, Status> {
+        self.proposer.redirect_unless_leader()?;
+        let actor = self.authenticator.actor(request.metadata())?;
+        let request = request.into_inner();
+        let job_id = request.job_id;
+        let time_limit = match (request.time_limit_unlimited, request.time_limit_minutes) {
+            (true, _) => Some(corral_state::TimeLimitUpdate::Unlimited),
+            (false, minutes) => minutes.map(corral_state::TimeLimitUpdate::Minutes),
+        };
+        let update = corral_state::JobUpdate {
+            time_limit,
+            partition: request.partition,
+            nice: request.nice,
+            name: request.name,
+            comment: request.comment,
+        };
+        let outcome = self
+            .proposer
+            .propose(|now_ms| Command::UpdateJob {
+                job_id,
+                actor,
+                update,
+                now_ms,
+            })
+            .await?;
+        Ok(Response::new(wire::UpdateJobReply {
+            rejection: rejection_of(&outcome),
+        }))
+    }
+
+    async fn signal(
+        &self,
+        request: Request<wire::SignalRequest>,
+    ) -> Result<Response<wire::SignalReply>, Status> {
+        self.proposer.redirect_unless_leader()?;
+        let actor = self.authenticator.actor(request.metadata())?;
+        let request = request.into_inner();
+        if !(1..=signal::SIGNAL_MAX).contains(&request.signal) {
+            return Err(Status::invalid_argument(format!(
+                "signal {} is out of range",
+                request.signal
+            )));
+        }
+        let scope = wire::signal_request::Scope::try_from(request.scope)
+            .map_err(|_| Status::invalid_argument(format!("unknown scope {}", request.scope)))?;
+        let plan = self
+            .proposer
+            .read(|state| signal::plan(state, &actor, request.job_id, request.signal, scope))
+            .await?;
+        let rejection = match plan {
+            Ok(deliveries) => {
+                for (node, message) in deliveries {
+                    if !self.hub.send(&node, message) {
+                        tracing::warn!(%node, job = request.job_id, "signal not sent: the node's agent is not attached");
+                    }
+                }
+                None
+            }
+            Err(rejection) => Some((&rejection).into()),
+        };
+        Ok(Response::new(wire::SignalReply { rejection }))
     }
 
     async fn get_jobs(

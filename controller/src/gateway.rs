@@ -88,6 +88,13 @@ pub enum AgentEvent {
     Detached {
         node: String,
     },
+    /// The agent recorded a job's time limit of this version (or newer).
+    TimeLimitSet {
+        node: String,
+        job_id: JobId,
+        allocation_id: AllocationId,
+        version: u32,
+    },
 }
 
 struct Session {
@@ -392,6 +399,12 @@ async fn read_until_closed(
                     None => continue,
                 }
             }
+            Some(wire::agent_message::Body::TimeLimitSet(set)) => AgentEvent::TimeLimitSet {
+                node,
+                job_id: set.job_id,
+                allocation_id: AllocationId(set.allocation_id),
+                version: set.version,
+            },
             Some(wire::agent_message::Body::Hello(_)) | None => {
                 return Err("unexpected message in a session".to_string())
             }

@@ -24,6 +24,7 @@ pub mod network;
 pub mod node;
 pub mod propose;
 pub mod raft_service;
+pub mod signal;
 
 pub use node::{run, RunOptions};
 

@@ -103,7 +103,7 @@ pub async fn run(
         raft.clone(),
         proposer.clone(),
         config.clone(),
-        hub,
+        hub.clone(),
         accounting.clone(),
         duties_stopped,
     ));
@@ -114,6 +114,7 @@ pub async fn run(
         settings.address.clone(),
         config.file.cluster_name.clone(),
         accounting,
+        hub,
     );
     let served = serve(listener, &tls, raft.clone(), client_service, shutdown).await;
     let _ = stop_duties.send(true);

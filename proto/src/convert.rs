@@ -593,6 +593,8 @@ impl From<&domain::Rejection> for wire::Rejection {
             R::InvalidAccountName(name) => (Kind::InvalidAccountName, 0, name.clone()),
             R::AccountInUse(name) => (Kind::AccountInUse, 0, name.clone()),
             R::NoAccountGiven => (Kind::NoAccountGiven, 0, String::new()),
+            R::JobFinished(id) => (Kind::JobFinished, *id, String::new()),
+            R::TransitionState(id) => (Kind::TransitionState, *id, String::new()),
         };
         wire::Rejection {
             kind: kind as i32,

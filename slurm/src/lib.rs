@@ -38,7 +38,9 @@ pub mod sinfo;
 pub mod squeue;
 pub mod sreport;
 pub mod srun;
+pub mod steps;
 pub mod time;
+pub mod update_job;
 pub mod update_node;
 
 pub use display::DisplayContext;

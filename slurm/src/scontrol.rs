@@ -7,7 +7,7 @@
 //! for an unset value (`Dependency=(null)`, `Deadline=N/A`, `Features=(null)`)
 //! or Slurm's defaults (`QOS=normal`, `Requeue=1`, `Scheduler=Main`).
 
-use corral_state::{Job, JobReason, JobState};
+use corral_state::{Job, JobState};
 
 use crate::display::{reason_text, stream_path, DisplayContext, LimitView, Stream};
 use crate::error::{SlurmError, EXIT_FAILURE};
@@ -127,7 +127,8 @@ fn record_lines(job: &Job, context: &DisplayContext, details: Details) -> Vec<Ve
         ],
         vec![
             item("JobState", job.state.slurm_name()),
-            item("Reason", reason_text(job)),
+            // Slurm prints a reason's description with underscores.
+            item("Reason", reason_text(job).replace(' ', "_")),
             item(
                 "Dependency",
                 job.dependencies
@@ -137,7 +138,7 @@ fn record_lines(job: &Job, context: &DisplayContext, details: Details) -> Vec<Ve
         ],
         vec![
             item("Requeue", 1),
-            item("Restarts", 0),
+            item("Restarts", job.requeue_count),
             item("BatchFlag", 1),
             item("Reboot", 0),
             item("ExitCode", job.exit_status),
@@ -331,8 +332,7 @@ pub(crate) struct JobTimes {
 
 impl JobTimes {
     pub(crate) fn of(job: &Job, context: &DisplayContext) -> JobTimes {
-        let held = job.state == JobState::Pending
-            && matches!(job.reason, JobReason::JobHeldUser | JobReason::JobHeldAdmin);
+        let held = job.state == JobState::Pending && job.reason.is_hold();
         // A job cancelled before it started ends and "starts" at once in Slurm.
         let start_ms = match job.state {
             JobState::Pending => None,
@@ -357,10 +357,141 @@ impl JobTimes {
     }
 }
 
+/// `scontrol show step [ID[.STEP]]` (`slurm_sprint_job_step_info`): the
+/// running steps of `jobs` that `wanted` names (`(job, None)`: all of the
+/// job's), each a record of Slurm's lines. Corral does not know `srun`'s
+/// process id, so the `SrunHost:Pid` line is left out; a step's memory is
+/// not tracked (`mem=0`). `None` when nothing matches.
+pub fn show_steps(
+    jobs: &[Job],
+    wanted: Option<(u32, Option<u64>)>,
+    context: &DisplayContext,
+    layout: Layout,
+) -> Option<String> {
+    let (separator, end) = match layout {
+        Layout::Lines => ("\n   ", "\n\n"),
+        Layout::OneLine => (" ", "\n"),
+    };
+    let rows: Vec<_> = crate::steps::running_steps(jobs)
+        .into_iter()
+        .filter(|row| {
+            wanted.is_none_or(|(job, step)| {
+                (row.job.id == job || row.job.array.is_some_and(|a| a.array_job_id == job))
+                    && step.is_none_or(|step| step == row.number())
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for row in rows {
+        let limit = row
+            .time_limit_minutes()
+            .map_or("UNLIMITED".to_string(), |minutes| {
+                clock_duration(i64::from(minutes) * 60)
+            });
+        let nodes = row.node_names().len();
+        let dist = if row.step.is_some() {
+            " Dist=Block"
+        } else {
+            ""
+        };
+        let lines = [
+            format!(
+                "StepId={} UserId={} StartTime={} TimeLimit={limit}",
+                row.id_text(),
+                row.job.uid,
+                slurm_time_text(row.start_time_ms(), context.utc_offset_seconds),
+            ),
+            format!(
+                "State={} Partition={} NodeList={}",
+                JobState::Running.slurm_name(),
+                row.job.partition,
+                row.node_list()
+            ),
+            format!(
+                "Nodes={nodes} CPUs={} Tasks={} Name={} Network=(null)",
+                row.cpus(),
+                row.tasks(),
+                row.name()
+            ),
+            format!("TRES=cpu={},mem=0,node={nodes}", row.cpus()),
+            "ResvPorts=(null)".to_string(),
+            format!("CPUFreqReq=Default{dist}"),
+        ];
+        out.push_str(&lines.join(separator));
+        out.push_str(end);
+    }
+    Some(out)
+}
+
+/// `ID`, `ID_TASK`, `ID.STEP`, `ID.batch` of `show step`: the job (or
+/// array) id and the step number (`batch` is Slurm's number for it).
+pub fn parse_step_id(text: &str) -> Option<(u32, Option<u32>, Option<u64>)> {
+    let (job, step) = match text.split_once('.') {
+        Some((job, "batch")) => (job, Some(0xffff_fffb)),
+        Some((job, step)) => (job, Some(step.parse::<u64>().ok()?)),
+        None => (text, None),
+    };
+    let (job, task) = match job.split_once('_') {
+        Some((job, task)) => (job, Some(task.parse::<u32>().ok()?)),
+        None => (job, None),
+    };
+    let job = job.parse::<u32>().ok().filter(|id| *id > 0)?;
+    Some((job, task, step))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::display::tests::job;
+    use corral_state::JobReason;
+
+    #[test]
+    fn show_step_prints_slurms_records() {
+        let jobs = vec![crate::squeue::steps::tests::job_with_steps()];
+        let context = DisplayContext::new(85_000, 0);
+        let text = show_steps(&jobs, Some((7, Some(0))), &context, Layout::Lines).unwrap();
+        assert_eq!(
+            text,
+            "StepId=7.0 UserId=1000 StartTime=1970-01-01T00:00:20 TimeLimit=UNLIMITED\n   \
+             State=RUNNING Partition=debug NodeList=n[1-2]\n   \
+             Nodes=2 CPUs=3 Tasks=3 Name=hostname Network=(null)\n   \
+             TRES=cpu=3,mem=0,node=2\n   \
+             ResvPorts=(null)\n   \
+             CPUFreqReq=Default Dist=Block\n\n"
+        );
+        let all = show_steps(&jobs, None, &context, Layout::OneLine).unwrap();
+        assert_eq!(all.lines().count(), 2);
+        assert!(all
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("StepId=7.batch UserId=1000 "));
+        assert_eq!(
+            show_steps(&jobs, Some((7, Some(1))), &context, Layout::Lines),
+            None,
+            "ended"
+        );
+        assert_eq!(
+            show_steps(&jobs, Some((9, None)), &context, Layout::Lines),
+            None
+        );
+    }
+
+    #[test]
+    fn step_ids_parse_or_are_refused() {
+        assert_eq!(parse_step_id("7"), Some((7, None, None)));
+        assert_eq!(parse_step_id("7.3"), Some((7, None, Some(3))));
+        assert_eq!(
+            parse_step_id("7_2.batch"),
+            Some((7, Some(2), Some(0xffff_fffb)))
+        );
+        for bad in ["", "x", "7.", "7.x", "0.1", "7_x.0", "-1"] {
+            assert_eq!(parse_step_id(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn one_line_and_lines_layouts_hold_the_same_items() {
@@ -391,6 +522,12 @@ mod tests {
         assert!(text.contains("EligibleTime=Unknown"));
         assert!(text.contains("AccrueTime=Unknown"));
         assert!(text.contains("Reason=JobHeldUser"));
+        j.reason = JobReason::RequeueHold;
+        j.requeue_count = 2;
+        let text = show_job(&j, &context, Layout::Lines);
+        assert!(text.contains("Reason=job_requeued_in_held_state Dependency="));
+        assert!(text.contains("Restarts=2 "));
+        assert!(text.contains("EligibleTime=Unknown"));
     }
 
     #[test]

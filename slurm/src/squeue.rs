@@ -19,6 +19,7 @@
 mod fields;
 pub mod options;
 pub mod sort;
+pub mod steps;
 
 pub use fields::FieldKind;
 

@@ -79,12 +79,11 @@ fn entity_key(word: &str) -> &str {
     }
 }
 
-/// Reads the words after `update` (`scontrol update nodename=vm state=drain
-/// reason=test` gives `["nodename=vm", "state=drain", "reason=test"]`).
-pub fn parse_update(words: &[&str]) -> Result<NodeUpdate, SlurmError> {
-    if words.is_empty() {
-        return Err(lines(&["too few arguments for keyword:update"]));
-    }
+/// The entity an update names, as scontrol finds it (`_update_it`): the
+/// first of `JobId`/`JobNAME`, `StepId`, `ReservationName`, `NodeName`,
+/// ... that any word's key names (a bare key takes the next word as its
+/// value).
+pub fn update_entity(words: &[&str]) -> Option<&'static str> {
     // Every entity named, in the order scontrol tries them: jobs first
     // (a job update may name a partition), then steps, reservations, nodes.
     const ENTITIES: &[(&str, usize)] = &[
@@ -117,7 +116,16 @@ pub fn parse_update(words: &[&str]) -> Result<NodeUpdate, SlurmError> {
         }
         index += 1;
     }
-    match named.iter().position(|named| *named).map(|i| ENTITIES[i].0) {
+    named.iter().position(|named| *named).map(|i| ENTITIES[i].0)
+}
+
+/// Reads the words after `update` (`scontrol update nodename=vm state=drain
+/// reason=test` gives `["nodename=vm", "state=drain", "reason=test"]`).
+pub fn parse_update(words: &[&str]) -> Result<NodeUpdate, SlurmError> {
+    if words.is_empty() {
+        return Err(lines(&["too few arguments for keyword:update"]));
+    }
+    match update_entity(words) {
         Some("NodeName") => parse_node_update(words),
         Some(entity) => Err(refused(&format!("update {entity}"))),
         None => Err(lines(&[

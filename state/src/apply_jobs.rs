@@ -165,7 +165,11 @@ impl ClusterState {
     }
 
     /// Finds a job the actor may change, or says why not.
-    fn modifiable_job(&mut self, job_id: JobId, actor: &Actor) -> Result<&mut Job, Rejection> {
+    pub(crate) fn modifiable_job(
+        &mut self,
+        job_id: JobId,
+        actor: &Actor,
+    ) -> Result<&mut Job, Rejection> {
         let job = self
             .jobs
             .get_mut(&job_id)
@@ -191,7 +195,7 @@ impl ClusterState {
     /// Applies `action` to the job, or to every task still known when
     /// `job_id` is an array's id (`scancel 14` of array 14). Done when it
     /// was done to any task; else the first task's rejection.
-    fn for_job_or_array(
+    pub(crate) fn for_job_or_array(
         &mut self,
         job_id: JobId,
         mut action: impl FnMut(&mut ClusterState, JobId) -> Outcome,
@@ -231,6 +235,12 @@ impl ClusterState {
                 job.cancelled_by_uid = Some(actor.uid);
                 Outcome::Done
             }
+            // Being requeued: it ends cancelled instead.
+            JobState::Completing if job.cancelled_by_uid.is_none() => {
+                job.cancelled_by_uid = Some(actor.uid);
+                self.requeues.remove(&job_id);
+                Outcome::Done
+            }
             _ => Outcome::Rejected(Rejection::AlreadyDone(job_id)),
         };
         if outcome == Outcome::Done {
@@ -239,11 +249,16 @@ impl ClusterState {
         outcome
     }
 
-    pub(crate) fn apply_hold_job(&mut self, job_id: JobId, actor: &Actor) -> Outcome {
-        self.for_job_or_array(job_id, |state, id| state.hold_one(id, actor))
+    pub(crate) fn apply_hold_job(
+        &mut self,
+        job_id: JobId,
+        actor: &Actor,
+        user_hold: bool,
+    ) -> Outcome {
+        self.for_job_or_array(job_id, |state, id| state.hold_one(id, actor, user_hold))
     }
 
-    fn hold_one(&mut self, job_id: JobId, actor: &Actor) -> Outcome {
+    fn hold_one(&mut self, job_id: JobId, actor: &Actor, user_hold: bool) -> Outcome {
         let job = match self.modifiable_job(job_id, actor) {
             Ok(job) => job,
             Err(rejection) => return Outcome::Rejected(rejection),
@@ -251,7 +266,7 @@ impl ClusterState {
         if job.state != JobState::Pending {
             return Outcome::Rejected(Rejection::JobNotPending(job_id));
         }
-        job.reason = if actor.admin && actor.user != job.user {
+        job.reason = if actor.admin && actor.user != job.user && !user_hold {
             JobReason::JobHeldAdmin
         } else {
             JobReason::JobHeldUser
@@ -467,6 +482,12 @@ impl ClusterState {
         if current != Some(allocation_id) || job.state.is_terminal() {
             return Outcome::Rejected(Rejection::StaleAllocation(job_id));
         }
+        self.time_limit_versions.remove(&job_id);
+        if let Some(reason) = self.requeues.remove(&job_id) {
+            self.requeue_ended_run(job_id, reason, now_ms);
+            return Outcome::Done;
+        }
+        let job = self.jobs.get_mut(&job_id).expect("looked up above");
         let (state, reason) = match cause {
             _ if job.cancelled_by_uid.is_some() => (JobState::Cancelled, JobReason::None),
             FinishCause::Cancelled => (JobState::Cancelled, JobReason::None),
@@ -506,11 +527,15 @@ impl ClusterState {
             .map(|job| job.id)
             .collect();
         for job_id in affected {
+            // `scontrol requeue` asked for it: back to the queue whatever
+            // `--requeue` says.
+            let requested = self.requeues.remove(&job_id);
+            self.time_limit_versions.remove(&job_id);
             let job = self.jobs.get_mut(&job_id).expect("collected above");
             let allocation = job.allocation.take().expect("filtered on it");
-            if job.spec.requeue && job.cancelled_by_uid.is_none() {
+            if (job.spec.requeue || requested.is_some()) && job.cancelled_by_uid.is_none() {
                 job.state = JobState::Pending;
-                job.reason = JobReason::None;
+                job.reason = requested.unwrap_or(JobReason::None);
                 job.start_time_ms = None;
                 job.requeue_count += 1;
             } else {

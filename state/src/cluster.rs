@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::allocation::AllocationId;
 use crate::command::{Command, Outcome};
-use crate::job::{Job, JobId, JobState, RequestId};
+use crate::job::{Job, JobId, JobReason, JobState, RequestId};
 use crate::node::Node;
 use crate::outbox::Outbox;
 use crate::partition::Partition;
@@ -47,6 +47,15 @@ pub struct ClusterState {
     /// Accounts, associations and their enforcement.
     #[serde(default)]
     pub(crate) policy: Policy,
+    /// Jobs `scontrol requeue` is ending (COMPLETING): once the agent
+    /// reports the end, each goes back to PENDING with this reason.
+    #[serde(default)]
+    pub(crate) requeues: BTreeMap<JobId, JobReason>,
+    /// Active jobs whose time limit `scontrol update` changed, with the
+    /// number of changes: the leader sends each change to the job's agent
+    /// until it confirms, and the agent keeps only the newest.
+    #[serde(default)]
+    pub(crate) time_limit_versions: BTreeMap<JobId, u32>,
 }
 
 fn first_allocation_id() -> AllocationId {
@@ -70,6 +79,8 @@ impl Default for ClusterState {
             touched: BTreeSet::new(),
             touched_steps: BTreeSet::new(),
             policy: Policy::default(),
+            requeues: BTreeMap::new(),
+            time_limit_versions: BTreeMap::new(),
         }
     }
 }
@@ -100,7 +111,12 @@ impl ClusterState {
                 actor,
                 now_ms,
             } => self.apply_cancel_job(*job_id, actor, *now_ms),
-            Command::HoldJob { job_id, actor, .. } => self.apply_hold_job(*job_id, actor),
+            Command::HoldJob {
+                job_id,
+                actor,
+                user_hold,
+                ..
+            } => self.apply_hold_job(*job_id, actor, *user_hold),
             Command::ReleaseJob { job_id, actor, .. } => self.apply_release_job(*job_id, actor),
             Command::PutUser { user, actor, .. } => self.apply_put_user(user, actor),
             Command::SetPartitions { partitions, .. } => self.apply_set_partitions(partitions),
@@ -162,6 +178,18 @@ impl ClusterState {
             ),
             Command::AccountingAck { upto, .. } => self.apply_accounting_ack(*upto),
             Command::ChangePolicy { change, actor, .. } => self.apply_policy(change, actor),
+            Command::UpdateJob {
+                job_id,
+                actor,
+                update,
+                ..
+            } => self.apply_update_job(*job_id, actor, update),
+            Command::RequeueJob {
+                job_id,
+                actor,
+                hold,
+                now_ms,
+            } => self.apply_requeue_job(*job_id, actor, *hold, *now_ms),
         };
         if !self.waiting.is_empty() {
             self.resolve_dependencies(command.now_ms());
@@ -263,6 +291,23 @@ impl ClusterState {
 
     pub fn latest_now_ms(&self) -> u64 {
         self.latest_now_ms
+    }
+
+    /// Whether `scontrol requeue` is ending the job, and the reason it
+    /// will pend with.
+    pub fn requeue_requested(&self, job_id: JobId) -> Option<JobReason> {
+        self.requeues.get(&job_id).copied()
+    }
+
+    /// How many times `scontrol update` changed an active job's time
+    /// limit (0: never).
+    pub fn time_limit_version(&self, job_id: JobId) -> u32 {
+        self.time_limit_versions.get(&job_id).copied().unwrap_or(0)
+    }
+
+    /// The active jobs whose time limit changed, with their versions.
+    pub fn time_limit_updates(&self) -> impl Iterator<Item = (JobId, u32)> + '_ {
+        self.time_limit_versions.iter().map(|(id, v)| (*id, *v))
     }
 
     /// The accounting records waiting for the database.

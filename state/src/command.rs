@@ -38,6 +38,10 @@ pub enum Command {
         job_id: JobId,
         actor: Actor,
         now_ms: u64,
+        /// `scontrol uhold`: held as its user (`JobHeldUser`) even by an
+        /// administrator.
+        #[serde(default)]
+        user_hold: bool,
     },
     /// `scontrol release`.
     ReleaseJob {
@@ -132,6 +136,48 @@ pub enum Command {
         actor: Actor,
         now_ms: u64,
     },
+    /// `scontrol update JobId=N key=value ...`: every change applies, or
+    /// none (the first refusal is the outcome).
+    UpdateJob {
+        job_id: JobId,
+        actor: Actor,
+        update: JobUpdate,
+        now_ms: u64,
+    },
+    /// `scontrol requeue` (`hold`: `requeuehold`): a running job is ended
+    /// on its nodes and pends again once its agent reports the end; a
+    /// finished one pends again at once.
+    RequeueJob {
+        job_id: JobId,
+        actor: Actor,
+        hold: bool,
+        now_ms: u64,
+    },
+}
+
+/// What `scontrol update` of a job changes; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobUpdate {
+    #[serde(default)]
+    pub time_limit: Option<TimeLimitUpdate>,
+    #[serde(default)]
+    pub partition: Option<String>,
+    #[serde(default)]
+    pub nice: Option<i32>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// `TimeLimit=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimeLimitUpdate {
+    Minutes(u32),
+    /// `UNLIMITED`/`INFINITE`: the partition's limit, which is no limit
+    /// when the partition has none (Corral keeps no job limit above its
+    /// partition's).
+    Unlimited,
 }
 
 /// A node as the configuration file declares it.
@@ -182,7 +228,9 @@ impl Command {
             | Command::StartStep { now_ms, .. }
             | Command::StepFinished { now_ms, .. }
             | Command::AccountingAck { now_ms, .. }
-            | Command::ChangePolicy { now_ms, .. } => *now_ms,
+            | Command::ChangePolicy { now_ms, .. }
+            | Command::UpdateJob { now_ms, .. }
+            | Command::RequeueJob { now_ms, .. } => *now_ms,
         }
     }
 }
@@ -256,6 +304,10 @@ pub enum Rejection {
     AccountInUse(String),
     /// A new user needs an account.
     NoAccountGiven,
+    /// A change to a job that has ended (`scontrol update`).
+    JobFinished(JobId),
+    /// The job is between states (completing): try again later.
+    TransitionState(JobId),
 }
 
 impl fmt::Display for Rejection {
@@ -291,6 +343,10 @@ impl fmt::Display for Rejection {
                 write!(f, "Account '{name}' still has users or sub-accounts")
             }
             Rejection::NoAccountGiven => f.write_str("You need to specify an account"),
+            Rejection::JobFinished(_) => f.write_str("Job has already finished"),
+            Rejection::TransitionState(_) => {
+                f.write_str("Job can not be altered now, try again later")
+            }
         }
     }
 }

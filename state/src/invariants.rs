@@ -43,6 +43,7 @@ impl ClusterState {
         self.check_node_usage()?;
         self.check_waiting()?;
         self.check_steps()?;
+        self.check_requeues_and_limits()?;
         self.accounting.consistent().map_err(InvariantViolation)?;
         self.policy.consistent().map_err(InvariantViolation)?;
         ensure!(
@@ -121,6 +122,33 @@ impl ClusterState {
                     );
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// A job being requeued is completing and not cancelled; a job whose
+    /// time limit changed is active.
+    fn check_requeues_and_limits(&self) -> Result<(), InvariantViolation> {
+        for job_id in self.requeues.keys() {
+            let job = self.jobs.get(job_id);
+            ensure!(
+                job.is_some_and(
+                    |job| job.state == JobState::Completing && job.cancelled_by_uid.is_none()
+                ),
+                "job {job_id} is being requeued but is {:?}",
+                job.map(|job| (job.state, job.cancelled_by_uid))
+            );
+        }
+        for job_id in self.time_limit_versions.keys() {
+            let job = self.jobs.get(job_id);
+            ensure!(
+                job.is_some_and(|job| matches!(
+                    job.state,
+                    JobState::Running | JobState::Completing
+                )),
+                "job {job_id} has a time limit change to send but is {:?}",
+                job.map(|job| job.state)
+            );
         }
         Ok(())
     }

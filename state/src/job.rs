@@ -324,10 +324,14 @@ pub enum JobReason {
     JobArrayTaskLimit,
     /// Not eligible before its `--begin` time.
     BeginTime,
+    /// `scontrol requeuehold`: held until released, by its owner or an
+    /// administrator (Slurm's `WAIT_HELD_USER` with the description "job
+    /// requeued in held state", which is what Slurm shows).
+    RequeueHold,
 }
 
 impl JobReason {
-    pub const ALL: [JobReason; 18] = [
+    pub const ALL: [JobReason; 19] = [
         JobReason::None,
         JobReason::Priority,
         JobReason::Resources,
@@ -346,11 +350,15 @@ impl JobReason {
         JobReason::DependencyNeverSatisfied,
         JobReason::JobArrayTaskLimit,
         JobReason::BeginTime,
+        JobReason::RequeueHold,
     ];
 
     /// Holds keep a job pending whatever the scheduler finds.
     pub fn is_hold(self) -> bool {
-        matches!(self, JobReason::JobHeldUser | JobReason::JobHeldAdmin)
+        matches!(
+            self,
+            JobReason::JobHeldUser | JobReason::JobHeldAdmin | JobReason::RequeueHold
+        )
     }
 
     pub fn from_slurm_name(name: &str) -> Option<JobReason> {
@@ -377,6 +385,9 @@ impl JobReason {
             JobReason::DependencyNeverSatisfied => "DependencyNeverSatisfied",
             JobReason::JobArrayTaskLimit => "JobArrayTaskLimit",
             JobReason::BeginTime => "BeginTime",
+            // Slurm's description, which squeue prints as it is and
+            // scontrol with underscores for spaces.
+            JobReason::RequeueHold => "job requeued in held state",
         }
     }
 }
@@ -400,8 +411,9 @@ impl fmt::Display for ExitStatus {
 pub struct Job {
     pub id: JobId,
     pub request_id: RequestId,
-    /// Shared, because it never changes after submission and copying the
-    /// state for a snapshot should not copy every script and environment.
+    /// Shared, because copying the state for a snapshot should not copy
+    /// every script and environment. It changes only through `scontrol
+    /// update` (`Arc::make_mut`: the job gets a copy of its own).
     pub spec: Arc<JobSpec>,
     /// The partition the job was accepted into (the default one when none was asked).
     pub partition: String,

@@ -19,6 +19,7 @@ mod apply_admin;
 mod apply_jobs;
 mod apply_nodes;
 mod apply_steps;
+mod apply_update;
 mod array;
 mod cluster;
 mod command;
@@ -40,7 +41,10 @@ pub use apply_accounting::{batch_step_record, job_record, step_record};
 pub use apply_nodes::SYSTEM_REASON_USER;
 pub use array::{ArraySpec, ArrayTask, MAX_ARRAY_SIZE};
 pub use cluster::{ClusterState, JobQuery};
-pub use command::{Command, FinishCause, NodeChange, NodeDefinition, Outcome, Rejection};
+pub use command::{
+    Command, FinishCause, JobUpdate, NodeChange, NodeDefinition, Outcome, Rejection,
+    TimeLimitUpdate,
+};
 pub use dependency::{
     ConditionState, Dependencies, DependencyCondition, DependencyKind, DependencySpec, Resolution,
 };

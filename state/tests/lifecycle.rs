@@ -891,3 +891,400 @@ mod named_nodes {
         ));
     }
 }
+
+/// `scontrol update JobId=...`, `requeue`, `requeuehold` and `uhold`.
+mod job_actions {
+    use super::*;
+    use corral_state::{JobUpdate, TimeLimitUpdate};
+
+    fn alice() -> Actor {
+        Actor {
+            user: "alice".into(),
+            uid: 1000,
+            gid: 1000,
+            admin: false,
+        }
+    }
+
+    fn bob() -> Actor {
+        Actor {
+            user: "bob".into(),
+            uid: 1001,
+            gid: 1001,
+            admin: false,
+        }
+    }
+
+    /// The two-node cluster, with a second partition `short` (60 minutes
+    /// at most) on the same nodes.
+    fn cluster() -> Cluster {
+        let mut cluster = Cluster::new();
+        let partition = |name: &str, default, max_time_minutes| Partition {
+            name: name.into(),
+            nodes: "n[1-2]".into(),
+            default,
+            max_time_minutes,
+            state: PartitionState::Up,
+        };
+        cluster.apply(Command::SetPartitions {
+            partitions: vec![
+                partition("debug", true, None),
+                partition("short", false, Some(60)),
+            ],
+            now_ms: 0,
+        });
+        cluster
+    }
+
+    fn submit_as(cluster: &mut Cluster, actor: Actor, spec: JobSpec) -> u32 {
+        let request_id = RequestId(format!("r{}", cluster.state.next_job_id()));
+        let now_ms = cluster.now_ms;
+        match cluster.apply(Command::SubmitJob {
+            request_id,
+            actor,
+            spec: Box::new(spec),
+            now_ms,
+        }) {
+            Outcome::Submitted { job_id, .. } => job_id,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn update(cluster: &mut Cluster, job_id: u32, actor: Actor, update: JobUpdate) -> Outcome {
+        let now_ms = cluster.now_ms;
+        cluster.apply(Command::UpdateJob {
+            job_id,
+            actor,
+            update,
+            now_ms,
+        })
+    }
+
+    fn limit(minutes: u32) -> JobUpdate {
+        JobUpdate {
+            time_limit: Some(TimeLimitUpdate::Minutes(minutes)),
+            ..JobUpdate::default()
+        }
+    }
+
+    fn requeue(cluster: &mut Cluster, job_id: u32, actor: Actor, hold: bool) -> Outcome {
+        let now_ms = cluster.now_ms;
+        cluster.apply(Command::RequeueJob {
+            job_id,
+            actor,
+            hold,
+            now_ms,
+        })
+    }
+
+    fn time_limit(cluster: &Cluster, job_id: u32) -> Option<u32> {
+        cluster.state.job(job_id).unwrap().spec.time_limit_minutes
+    }
+
+    #[test]
+    fn users_only_lower_a_running_jobs_time_limit_and_each_change_is_counted() {
+        let mut cluster = cluster();
+        let spec = JobSpec {
+            time_limit_minutes: Some(30),
+            ..JobSpec::default()
+        };
+        let job = submit_as(&mut cluster, alice(), spec);
+        assert!(started(&cluster.plan(job, &[("n1", 1, 0, &[])])));
+        assert_eq!(cluster.state.time_limit_version(job), 0);
+        assert_eq!(update(&mut cluster, job, alice(), limit(10)), Outcome::Done);
+        assert_eq!(time_limit(&cluster, job), Some(10));
+        assert_eq!(cluster.state.time_limit_version(job), 1);
+        assert_eq!(
+            update(&mut cluster, job, alice(), limit(20)),
+            Outcome::Rejected(Rejection::AccessDenied)
+        );
+        assert_eq!(time_limit(&cluster, job), Some(10));
+        assert_eq!(
+            update(&mut cluster, job, bob(), limit(5)),
+            Outcome::Rejected(Rejection::AccessDenied),
+            "someone else's job"
+        );
+        assert_eq!(
+            update(&mut cluster, job, Actor::root(), limit(120)),
+            Outcome::Done
+        );
+        assert_eq!(cluster.state.time_limit_version(job), 2);
+        // UNLIMITED is the partition's limit, which debug does not have:
+        // only an administrator may raise to it.
+        let unlimited = JobUpdate {
+            time_limit: Some(TimeLimitUpdate::Unlimited),
+            ..JobUpdate::default()
+        };
+        assert_eq!(
+            update(&mut cluster, job, alice(), unlimited.clone()),
+            Outcome::Rejected(Rejection::AccessDenied)
+        );
+        assert_eq!(
+            update(&mut cluster, job, Actor::root(), unlimited),
+            Outcome::Done
+        );
+        assert_eq!(time_limit(&cluster, job), None);
+        // The end forgets the changes; a finished job's limit is final.
+        cluster.finish(job, 0, FinishCause::TimeLimit);
+        assert_eq!(cluster.state.time_limit_version(job), 0);
+        assert_eq!(
+            update(&mut cluster, job, Actor::root(), limit(5)),
+            Outcome::Rejected(Rejection::JobFinished(job))
+        );
+    }
+
+    #[test]
+    fn a_pending_job_may_be_raised_up_to_its_partitions_limit_and_moved() {
+        let mut cluster = cluster();
+        let spec = JobSpec {
+            partition: Some("short".into()),
+            time_limit_minutes: Some(10),
+            ..JobSpec::default()
+        };
+        let job = submit_as(&mut cluster, alice(), spec);
+        assert_eq!(update(&mut cluster, job, alice(), limit(60)), Outcome::Done);
+        assert_eq!(
+            update(&mut cluster, job, alice(), limit(61)),
+            Outcome::Rejected(Rejection::AccessDenied)
+        );
+        assert_eq!(
+            cluster.state.time_limit_version(job),
+            0,
+            "pending: the launch carries it"
+        );
+        let to = |partition: &str| JobUpdate {
+            partition: Some(partition.into()),
+            ..JobUpdate::default()
+        };
+        assert_eq!(
+            update(&mut cluster, job, alice(), to("nosuch")),
+            Outcome::Rejected(Rejection::InvalidPartition("nosuch".into()))
+        );
+        assert_eq!(
+            update(&mut cluster, job, alice(), to("debug")),
+            Outcome::Done
+        );
+        assert_eq!(cluster.state.job(job).unwrap().partition, "debug");
+        assert!(started(&cluster.plan(job, &[("n1", 1, 0, &[])])));
+        assert_eq!(
+            update(&mut cluster, job, alice(), to("short")),
+            Outcome::Rejected(Rejection::JobNotPending(job))
+        );
+    }
+
+    #[test]
+    fn nice_name_and_comment_and_all_or_nothing() {
+        let mut cluster = cluster();
+        let job = submit_as(&mut cluster, alice(), JobSpec::default());
+        let nice = |nice| JobUpdate {
+            nice: Some(nice),
+            ..JobUpdate::default()
+        };
+        assert_eq!(update(&mut cluster, job, alice(), nice(50)), Outcome::Done);
+        assert_eq!(
+            update(&mut cluster, job, alice(), nice(-5)),
+            Outcome::Rejected(Rejection::AccessDenied)
+        );
+        assert_eq!(
+            update(&mut cluster, job, Actor::root(), nice(-5)),
+            Outcome::Done
+        );
+        assert_eq!(cluster.state.job(job).unwrap().spec.nice, -5);
+        let renamed = JobUpdate {
+            name: Some("renamed".into()),
+            comment: Some("a note".into()),
+            ..JobUpdate::default()
+        };
+        assert_eq!(
+            update(&mut cluster, job, alice(), renamed.clone()),
+            Outcome::Done
+        );
+        let spec = cluster.state.job(job).unwrap().spec.clone();
+        assert_eq!(
+            (spec.name.as_str(), spec.comment.as_deref()),
+            ("renamed", Some("a note"))
+        );
+        // One refused change refuses the whole update.
+        let mixed = JobUpdate {
+            name: Some("other".into()),
+            partition: Some("nosuch".into()),
+            ..JobUpdate::default()
+        };
+        assert!(matches!(
+            update(&mut cluster, job, alice(), mixed),
+            Outcome::Rejected(_)
+        ));
+        assert_eq!(cluster.state.job(job).unwrap().spec.name, "renamed");
+        assert_eq!(
+            update(&mut cluster, 99, alice(), renamed),
+            Outcome::Rejected(Rejection::InvalidJobId(99))
+        );
+        // The accounting row follows the new name.
+        let row = match &cluster
+            .state
+            .accounting()
+            .waiting(corral_state::RowKey::Job(job))
+            .unwrap()
+            .record
+        {
+            corral_state::AccountingRecord::Job(row) => row.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(row.name, "renamed");
+    }
+
+    #[test]
+    fn a_requeued_running_job_pends_once_its_agent_reports_the_end() {
+        let mut cluster = cluster();
+        let job = submit_as(&mut cluster, alice(), JobSpec::default());
+        assert_eq!(
+            requeue(&mut cluster, job, alice(), false),
+            Outcome::Rejected(Rejection::JobPending(job))
+        );
+        assert!(started(&cluster.plan(job, &[("n1", 1, 0, &[])])));
+        let first = cluster.allocation(job);
+        assert_eq!(
+            requeue(&mut cluster, job, bob(), false),
+            Outcome::Rejected(Rejection::AccessDenied)
+        );
+        assert_eq!(requeue(&mut cluster, job, alice(), false), Outcome::Done);
+        assert_eq!(cluster.state_of(job), JobState::Completing);
+        assert_eq!(cluster.state.requeue_requested(job), Some(JobReason::None));
+        assert_eq!(
+            requeue(&mut cluster, job, alice(), false),
+            Outcome::Rejected(Rejection::TransitionState(job))
+        );
+        assert_eq!(cluster.state.node("n1").unwrap().usage.cpus, 1);
+        // The script was killed: its end requeues the job.
+        cluster.apply(Command::JobFinished {
+            job_id: job,
+            allocation_id: first,
+            exit_status: ExitStatus {
+                code: 0,
+                signal: 15,
+            },
+            cause: FinishCause::Cancelled,
+            now_ms: 50,
+        });
+        let requeued = cluster.state.job(job).unwrap();
+        assert_eq!(
+            (requeued.state, requeued.reason),
+            (JobState::Pending, JobReason::None)
+        );
+        assert_eq!(requeued.requeue_count, 1);
+        assert_eq!(requeued.exit_status, ExitStatus::default());
+        assert!(cluster.state.node("n1").unwrap().is_idle());
+        assert_eq!(cluster.state.requeue_requested(job), None);
+        // It runs again on a new allocation; the old one's report is stale.
+        assert!(started(&cluster.plan(job, &[("n2", 1, 0, &[])])));
+        assert!(cluster.allocation(job) > first);
+        let late = cluster.apply(Command::JobFinished {
+            job_id: job,
+            allocation_id: first,
+            exit_status: ExitStatus::default(),
+            cause: FinishCause::Exited,
+            now_ms: 60,
+        });
+        assert_eq!(late, Outcome::Rejected(Rejection::StaleAllocation(job)));
+        assert_eq!(cluster.finish(job, 0, FinishCause::Exited), Outcome::Done);
+        assert_eq!(cluster.state_of(job), JobState::Completed);
+    }
+
+    #[test]
+    fn requeuehold_holds_and_a_finished_job_pends_at_once() {
+        let mut cluster = cluster();
+        let job = submit_as(&mut cluster, alice(), JobSpec::default());
+        assert!(started(&cluster.plan(job, &[("n1", 1, 0, &[])])));
+        cluster.finish(job, 3, FinishCause::Exited);
+        assert_eq!(cluster.state_of(job), JobState::Failed);
+        assert_eq!(requeue(&mut cluster, job, alice(), true), Outcome::Done);
+        let held = cluster.state.job(job).unwrap();
+        assert_eq!(
+            (held.state, held.reason),
+            (JobState::Pending, JobReason::RequeueHold)
+        );
+        assert_eq!((held.requeue_count, held.end_time_ms), (1, None));
+        assert!(!started(&cluster.plan(job, &[("n1", 1, 0, &[])])), "held");
+        // Its owner releases it.
+        let now_ms = cluster.now_ms;
+        cluster.apply(Command::ReleaseJob {
+            job_id: job,
+            actor: alice(),
+            now_ms,
+        });
+        assert!(started(&cluster.plan(job, &[("n1", 1, 0, &[])])));
+        // Requeued again while running, held: held once the end arrives.
+        assert_eq!(
+            requeue(&mut cluster, job, Actor::root(), true),
+            Outcome::Done
+        );
+        cluster.finish(job, 0, FinishCause::Cancelled);
+        let held = cluster.state.job(job).unwrap();
+        assert_eq!(
+            (held.state, held.reason, held.requeue_count),
+            (JobState::Pending, JobReason::RequeueHold, 2)
+        );
+    }
+
+    #[test]
+    fn a_cancel_or_a_node_failure_during_a_requeue() {
+        let mut cluster = cluster();
+        let cancelled = submit_as(&mut cluster, alice(), JobSpec::default());
+        let on_failed_node = submit_as(&mut cluster, alice(), JobSpec::default());
+        assert!(started(&cluster.plan(cancelled, &[("n1", 1, 0, &[])])));
+        assert!(started(&cluster.plan(on_failed_node, &[("n2", 1, 0, &[])])));
+        requeue(&mut cluster, cancelled, alice(), false);
+        requeue(&mut cluster, on_failed_node, alice(), true);
+        let now_ms = cluster.now_ms;
+        assert_eq!(
+            cluster.apply(Command::CancelJob {
+                job_id: cancelled,
+                actor: alice(),
+                now_ms,
+            }),
+            Outcome::Done
+        );
+        assert_eq!(cluster.state.requeue_requested(cancelled), None);
+        cluster.finish(cancelled, 0, FinishCause::Cancelled);
+        assert_eq!(cluster.state_of(cancelled), JobState::Cancelled);
+        cluster.apply(Command::NodeDown {
+            name: "n2".into(),
+            reason: "Not responding".into(),
+            now_ms: 90,
+        });
+        let job = cluster.state.job(on_failed_node).unwrap();
+        assert_eq!(
+            (job.state, job.reason),
+            (JobState::Pending, JobReason::RequeueHold)
+        );
+    }
+
+    #[test]
+    fn uhold_holds_as_the_user_even_for_an_administrator() {
+        let mut cluster = cluster();
+        let job = submit_as(&mut cluster, alice(), JobSpec::default());
+        for (user_hold, reason) in [
+            (false, JobReason::JobHeldAdmin),
+            (true, JobReason::JobHeldUser),
+        ] {
+            let now_ms = cluster.now_ms;
+            cluster.apply(Command::HoldJob {
+                job_id: job,
+                actor: Actor::root(),
+                now_ms,
+                user_hold,
+            });
+            assert_eq!(cluster.state.job(job).unwrap().reason, reason);
+        }
+        // A user hold its owner may release.
+        let now_ms = cluster.now_ms;
+        assert_eq!(
+            cluster.apply(Command::ReleaseJob {
+                job_id: job,
+                actor: alice(),
+                now_ms,
+            }),
+            Outcome::Done
+        );
+    }
+}

@@ -239,6 +239,7 @@ fn command(step: &Step, now_ms: u64, state: &ClusterState) -> Command {
             job_id: job_id(*job),
             actor: actor(*a),
             now_ms,
+            user_hold: false,
         },
         Step::Release { job, actor: a } => Command::ReleaseJob {
             job_id: job_id(*job),

@@ -4,7 +4,7 @@
 use corral_client::Client;
 use corral_proto as wire;
 use corral_slurm::{DisplayContext, SlurmError};
-use corral_state::{Job, JobReason};
+use corral_state::Job;
 
 use super::connection::{call_failed, local_utc_offset_seconds, now_ms};
 
@@ -13,7 +13,7 @@ use super::connection::{call_failed, local_utc_offset_seconds, now_ms};
 /// this with its own when it exists.
 pub fn basic_priority(job: &Job) -> u32 {
     const TOP: u32 = u32::MAX - u16::MAX as u32;
-    if matches!(job.reason, JobReason::JobHeldUser | JobReason::JobHeldAdmin) {
+    if job.reason.is_hold() {
         0
     } else {
         TOP.saturating_sub(job.id)

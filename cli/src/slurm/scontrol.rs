@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use corral_client::Client;
 use corral_proto as wire;
+use corral_slurm::display::LimitView;
 use corral_slurm::getopt::{Getopt, HasArg, OptionDef, Ordering};
 use corral_slurm::hostlist_command;
 use corral_slurm::node_info::{self, ShowEntity};
@@ -14,6 +15,8 @@ use corral_slurm::scontrol::{
     malformed_job_id_error, show_jobs_with, unknown_job_error, Details, Layout,
 };
 use corral_slurm::show_config::{self, ConfigView, ControllerView};
+use corral_slurm::time::TimeLimit;
+use corral_slurm::update_job::{self, JobSelection, JobTarget};
 use corral_slurm::update_node::{self, NodeChange, NodeUpdate};
 use corral_slurm::SlurmError;
 
@@ -70,8 +73,10 @@ const USAGE: &str = "Usage: scontrol [<OPTION>] [<COMMAND>]
   Corral implements: ping, show job [<jobid>], show node [<nodes>],
   show partition [<name>], show config, show hostnames [<list>],
   show hostlist <list>, show hostlistsorted <list>,
+  show step [<jobid>[.<stepid>]],
   update NodeName=<nodes> State=<state> Reason=<text>,
-  hold <jobid>, release <jobid>, version
+  update JobId=<jobs> TimeLimit|Partition|Nice|JobName|Comment=<value>,
+  hold|uhold|release|requeue|requeuehold <job_list>, version
   and the options -o (--oneliner), -d (--details), -Q, -v, -V.
 ";
 
@@ -137,12 +142,25 @@ pub fn run(args: &[String]) -> Result<u8, SlurmError> {
         ["show", "job" | "jobs", rest @ ..] | ["show", "jobid", rest @ ..] => {
             show_job(rest, layout, details)
         }
+        ["show", "step" | "steps", rest @ ..] => show_step(rest, layout),
         ["hold", ids @ ..] if !ids.is_empty() => {
             job_action(wire::job_action_request::Action::Hold, ids)
+        }
+        ["uhold" | "holdu", ids @ ..] if !ids.is_empty() => {
+            job_action(wire::job_action_request::Action::UserHold, ids)
         }
         ["release", ids @ ..] if !ids.is_empty() => {
             job_action(wire::job_action_request::Action::Release, ids)
         }
+        ["requeue", ids @ ..] if !ids.is_empty() => {
+            job_action(wire::job_action_request::Action::Requeue, ids)
+        }
+        ["requeuehold", ids @ ..] if !ids.is_empty() => {
+            job_action(wire::job_action_request::Action::RequeueHold, ids)
+        }
+        [command @ ("hold" | "uhold" | "holdu" | "release" | "requeue" | "requeuehold")] => Err(
+            SlurmError::new(vec![format!("too few arguments for keyword:{command}")], 1),
+        ),
         [command, ..] => Err(SlurmError::new(
             vec![format!("invalid keyword: {command}")],
             1,
@@ -333,6 +351,9 @@ fn show_nodes_or_partitions(
 /// `slurm_update error: ...` when the controller refuses (an unknown node,
 /// a user who is not an administrator).
 fn update(words: &[&str]) -> Result<u8, SlurmError> {
+    if matches!(update_node::update_entity(words), Some("JobId" | "JobNAME")) {
+        return update_job(words);
+    }
     let NodeUpdate { names, change } = update_node::parse_update(words)?;
     use wire::update_node_request::Change;
     let (change, reason) = match change {
@@ -365,13 +386,35 @@ fn update(words: &[&str]) -> Result<u8, SlurmError> {
     }
 }
 
-fn job_action(action: wire::job_action_request::Action, ids: &[&str]) -> Result<u8, SlurmError> {
+/// `hold|uhold|release|requeue|requeuehold LIST...`: each list (`14`,
+/// `14_3`, `14_[1-3],15`; `JobId=` and `Job=` prefixes dropped) acted on
+/// job by job; a refusal is `REASON for job ID` on stderr and exit 1.
+fn job_action(action: wire::job_action_request::Action, words: &[&str]) -> Result<u8, SlurmError> {
+    let mut exit_code = 0;
+    let mut targets = Vec::new();
+    for word in words {
+        if word.len() >= 6 && word[..6].eq_ignore_ascii_case("state=") {
+            return Err(SlurmError::command_error(
+                COMMAND,
+                &format!("requeuehold {word} is not supported by Corral yet"),
+                1,
+            ));
+        }
+        let list = strip_job_prefix(word);
+        match update_job::parse_job_list(list) {
+            Some(list) => targets.extend(list),
+            None => {
+                eprintln!("Invalid job id specified for job {list}");
+                exit_code = 1;
+            }
+        }
+    }
+    let resolved = resolve_targets(&targets)?;
     let client: Client = connect(COMMAND)?;
     let runtime = super::runtime(COMMAND)?;
-    let mut exit_code = 0;
-    for id in ids {
-        let Some(job_id) = id.parse::<u32>().ok().filter(|id| *id > 0) else {
-            eprintln!("Invalid job id specified for job {id}");
+    for (text, job_id) in resolved {
+        let Some(job_id) = job_id else {
+            eprintln!("Invalid job id specified for job {text}");
             exit_code = 1;
             continue;
         };
@@ -383,9 +426,196 @@ fn job_action(action: wire::job_action_request::Action, ids: &[&str]) -> Result<
             .block_on(client.call(request, |mut c, r| async move { c.job_action(r).await }))
             .map_err(|error| call_failed(COMMAND, format!("{COMMAND}: error: "), &error))?;
         if let Some(rejection) = reply.rejection {
-            eprintln!("{} for job {job_id}", rejection.message);
+            eprintln!("{} for job {text}", rejection.message);
             exit_code = 1;
         }
     }
     Ok(exit_code)
+}
+
+/// `JobId=14` and `Job=14` name the job list `14`.
+fn strip_job_prefix(word: &str) -> &str {
+    for prefix in ["jobid=", "job="] {
+        if word.len() >= prefix.len() && word[..prefix.len()].eq_ignore_ascii_case(prefix) {
+            return &word[prefix.len()..];
+        }
+    }
+    word
+}
+
+/// Each target as scontrol names it, with its job id: the job (or array)
+/// itself, or the id of task `ID_N` if the cluster knows it.
+fn resolve_targets(targets: &[JobTarget]) -> Result<Vec<(String, Option<u32>)>, SlurmError> {
+    let arrays: Vec<u32> = targets
+        .iter()
+        .filter(|target| target.task.is_some())
+        .map(|target| target.job_id)
+        .collect();
+    let jobs = if arrays.is_empty() {
+        Vec::new()
+    } else {
+        let query = wire::GetJobsRequest {
+            job_ids: arrays,
+            ..Default::default()
+        };
+        jobs::fetch(
+            COMMAND,
+            &connect(COMMAND)?,
+            query,
+            "slurm_load_jobs error: ",
+        )?
+        .0
+    };
+    Ok(targets
+        .iter()
+        .map(|target| {
+            let job_id = match target.task {
+                None => Some(target.job_id),
+                Some(task) => jobs
+                    .iter()
+                    .find(|job| {
+                        job.array
+                            .is_some_and(|a| a.array_job_id == target.job_id && a.task_id == task)
+                    })
+                    .map(|job| job.id),
+            };
+            (target.text(), job_id)
+        })
+        .collect())
+}
+
+/// `update JobId=LIST key=value ...`: silent on success; each refusal is
+/// `REASON for job ID`, then `slurm_update error: REASON`, exit 1.
+fn update_job(words: &[&str]) -> Result<u8, SlurmError> {
+    let request = update_job::parse_job_update(words)?;
+    let (jobs, context) = {
+        let query = match &request.jobs {
+            JobSelection::Ids(targets) => wire::GetJobsRequest {
+                job_ids: targets.iter().map(|target| target.job_id).collect(),
+                ..Default::default()
+            },
+            JobSelection::Named(_) => wire::GetJobsRequest::default(),
+        };
+        jobs::fetch(
+            COMMAND,
+            &connect(COMMAND)?,
+            query,
+            "slurm_load_jobs error: ",
+        )?
+    };
+    let targets: Vec<(String, Option<u32>)> = match &request.jobs {
+        JobSelection::Ids(targets) => resolve_targets(targets)?,
+        JobSelection::Named(name) => {
+            let named: Vec<(String, Option<u32>)> = jobs
+                .iter()
+                .filter(|job| &job.spec.name == name)
+                .map(|job| (context.job_id_text(job), Some(job.id)))
+                .collect();
+            if named.is_empty() {
+                return Err(SlurmError::command_error(
+                    COMMAND,
+                    &format!("No jobs with name '{name}'"),
+                    1,
+                ));
+            }
+            named
+        }
+    };
+    let client: Client = connect(COMMAND)?;
+    let runtime = super::runtime(COMMAND)?;
+    let mut last_refusal = None;
+    for (text, job_id) in targets {
+        let Some(job_id) = job_id else {
+            eprintln!("Invalid job id specified for job {text}");
+            last_refusal = Some("Invalid job id specified".to_string());
+            continue;
+        };
+        let mut update = wire::UpdateJobRequest {
+            job_id,
+            partition: request.partition.clone(),
+            nice: request.nice,
+            name: request.name.clone(),
+            comment: request.comment.clone(),
+            ..Default::default()
+        };
+        if let Some(change) = request.time_limit {
+            let current = jobs
+                .iter()
+                .find(|job| job.id == job_id)
+                .map(|job| context.time_limit(job));
+            let current = match current {
+                Some(LimitView::Limit(TimeLimit::Minutes(minutes))) => Some(minutes),
+                _ => None,
+            };
+            match update_job::resolve_time_limit(change, current)? {
+                TimeLimit::Unlimited => update.time_limit_unlimited = true,
+                TimeLimit::Minutes(minutes) => update.time_limit_minutes = Some(minutes),
+            }
+        }
+        let reply = runtime
+            .block_on(client.call(update, |mut c, r| async move { c.update_job(r).await }))
+            .map_err(|error| call_failed(COMMAND, "slurm_update error: ".to_string(), &error))?;
+        if let Some(rejection) = reply.rejection {
+            eprintln!("{} for job {text}", rejection.message);
+            last_refusal = Some(rejection.message);
+        }
+    }
+    match last_refusal {
+        None => Ok(0),
+        Some(reason) => Err(update_node::update_error(&reason)),
+    }
+}
+
+/// `show step [ID[.STEP]]`: the running steps in Slurm's layout.
+fn show_step(words: &[&str], layout: Layout) -> Result<u8, SlurmError> {
+    let wanted = match words {
+        [] => None,
+        [text] => {
+            let Some((job, task, step)) = corral_slurm::scontrol::parse_step_id(text) else {
+                return Err(SlurmError::new(
+                    vec![format!("Invalid job step id: {text}")],
+                    1,
+                ));
+            };
+            Some((*text, job, task, step))
+        }
+        [_, extra, ..] => {
+            return Err(SlurmError::new(
+                vec![format!("invalid keyword: {extra}")],
+                1,
+            ))
+        }
+    };
+    let query = wire::GetJobsRequest {
+        job_ids: wanted.map(|(_, job, _, _)| vec![job]).unwrap_or_default(),
+        ..Default::default()
+    };
+    let (mut jobs, context) =
+        jobs::fetch(COMMAND, &connect(COMMAND)?, query, "slurm_load_job error: ")?;
+    if let Some((_, _, Some(task), _)) = wanted {
+        jobs.retain(|job| job.array.is_some_and(|a| a.task_id == task));
+    }
+    let filter = wanted.map(|(_, job, task, step)| {
+        let job = match task {
+            Some(_) => jobs.first().map_or(0, |job| job.id),
+            None => job,
+        };
+        (job, step)
+    });
+    match corral_slurm::scontrol::show_steps(&jobs, filter, &context, layout) {
+        Some(text) => {
+            print!("{text}");
+            Ok(0)
+        }
+        None => match wanted {
+            None => {
+                println!("No job steps in the system");
+                Ok(0)
+            }
+            Some((text, ..)) => {
+                println!("Job step {text} not found");
+                Ok(1)
+            }
+        },
+    }
 }

@@ -18,6 +18,7 @@ use corral_state::{
 };
 use tokio::sync::Semaphore;
 
+use super::limits::LimitDispatch;
 use super::nodes::Heartbeats;
 use super::steps::{self, StepDispatch};
 use super::Duties;
@@ -47,6 +48,7 @@ pub(super) struct Dispatcher {
     last_dispatch: Option<Instant>,
     ends_in_flight: Arc<Semaphore>,
     steps: StepDispatch,
+    limits: LimitDispatch,
 }
 
 impl Dispatcher {
@@ -59,6 +61,7 @@ impl Dispatcher {
             last_dispatch: None,
             ends_in_flight: Arc::new(Semaphore::new(ENDS_IN_FLIGHT_MAX)),
             steps: StepDispatch::default(),
+            limits: LimitDispatch::default(),
         }
     }
 
@@ -117,6 +120,12 @@ impl Dispatcher {
                 cause,
                 message,
             } => steps::propose_end(&self.duties, node, step, exit_status, cause, message),
+            AgentEvent::TimeLimitSet {
+                job_id,
+                allocation_id,
+                version,
+                ..
+            } => self.limits.confirmed((job_id, allocation_id), version),
             AgentEvent::Heartbeat { .. } | AgentEvent::Detached { .. } => {}
         }
     }
@@ -148,6 +157,7 @@ impl Dispatcher {
                     allocation_id: allocation_id.0,
                     cancel: true,
                     signal: 0,
+                    ..Default::default()
                 })),
             };
             self.duties.hub.send(node, cancel);
@@ -293,6 +303,8 @@ impl Dispatcher {
             }
         }
         self.steps.dispatch(&self.duties, &attached);
+        self.limits
+            .dispatch(&self.duties, &attached, &self.recorded);
     }
 }
 
@@ -310,14 +322,17 @@ fn message_for(
         return None;
     }
     let key = (job.id, allocation.id);
+    // A cancelled job, or one `scontrol requeue` is ending, is killed alike.
+    let ending = job.cancelled_by_uid.is_some() || state.requeue_requested(job.id).is_some();
     let (kind, body) = match job.state {
-        JobState::Completing if job.cancelled_by_uid.is_some() => (
+        JobState::Completing if ending => (
             Kind::Cancel,
             wire::controller_message::Body::Signal(wire::SignalJob {
                 job_id: job.id,
                 allocation_id: allocation.id.0,
                 cancel: true,
                 signal: 0,
+                ..Default::default()
             }),
         ),
         JobState::Running if !recorded.contains(&key) => (

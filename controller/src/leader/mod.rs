@@ -18,6 +18,7 @@
 //! - housekeeping: finished jobs purged after `min_job_age`.
 
 mod dispatch;
+mod limits;
 mod nodes;
 mod pump;
 mod scheduling;

@@ -41,7 +41,8 @@ impl Heartbeats {
             AgentEvent::Launched { node, .. }
             | AgentEvent::Ended { node, .. }
             | AgentEvent::StepLaunched { node, .. }
-            | AgentEvent::StepEnded { node, .. } => (node, Instant::now()),
+            | AgentEvent::StepEnded { node, .. }
+            | AgentEvent::TimeLimitSet { node, .. } => (node, Instant::now()),
             AgentEvent::Detached { .. } => return,
         };
         self.last_seen.insert(node.clone(), at);

@@ -12,6 +12,7 @@
 use corral_state::{hostlist, Job, JobState};
 
 use super::sort::{SortSpec, DEFAULT_SORT, START_SORT};
+use super::steps::{render_steps, StepFilter, StepFormat, STEP_FORMAT};
 use super::{
     format_jobs, header_line, long_list_time_line, JobFormat, DEFAULT_FORMAT, LONG_FORMAT,
     START_FORMAT,
@@ -44,6 +45,7 @@ enum Key {
     Sort,
     Start,
     States,
+    Steps,
     Usage,
     Users,
     Verbose,
@@ -107,7 +109,7 @@ const OPTIONS: &[OptionDef<Key>] = &[
     option("sibling", None, No, Key::Unsupported("sibling")),
     option("sort", Some('S'), Required, Key::Sort),
     option("start", None, No, Key::Start),
-    option("steps", Some('s'), Optional, Key::Unsupported("steps")),
+    option("steps", Some('s'), Optional, Key::Steps),
     option("states", Some('t'), Required, Key::States),
     option("usage", None, No, Key::Usage),
     option("user", Some('u'), Required, Key::Users),
@@ -171,6 +173,15 @@ pub struct Query {
     pub nodes: Option<Vec<String>>,
     /// `-i`: print again every so many seconds until interrupted.
     pub iterate_seconds: Option<u64>,
+    /// `-s`: list running steps instead of jobs.
+    pub steps: Option<StepQuery>,
+}
+
+/// `squeue -s [LIST]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepQuery {
+    pub format: StepFormat,
+    pub filter: StepFilter,
 }
 
 fn split_list(text: &str) -> Vec<String> {
@@ -306,6 +317,8 @@ pub fn parse_command_line(
     let mut qos = None;
     let mut nodes = None;
     let mut iterate_seconds = None;
+    let mut steps_flag = false;
+    let mut step_filter = StepFilter::default();
     let mut getopt = Getopt::new(OPTIONS, argv, Ordering::Permute);
     let argv0 = getopt.argv0().to_string();
     for found in getopt.by_ref() {
@@ -361,6 +374,12 @@ pub fn parse_command_line(
                 formats.overridden = true;
             }
             Key::States => states = Some(parse_states(&argument)?),
+            Key::Steps => {
+                steps_flag = true;
+                if found.argument.is_some() {
+                    step_filter = StepFilter::parse(&argument)?;
+                }
+            }
             Key::Users => users = Some(split_list(&argument)),
             Key::Verbose => verbose += 1,
             Key::Version => {
@@ -389,10 +408,13 @@ pub fn parse_command_line(
     }
     let mut operands = getopt.into_operands().into_iter();
     if let Some(first) = operands.next() {
-        if !jobs_flag {
+        if jobs_flag {
+            (job_ids, tasks) = parse_job_ids(&first)?;
+        } else if steps_flag {
+            step_filter = StepFilter::parse(&first)?;
+        } else {
             return Err(unrecognized(&first));
         }
-        (job_ids, tasks) = parse_job_ids(&first)?;
         if let Some(extra) = operands.next() {
             return Err(unrecognized(&extra));
         }
@@ -420,6 +442,25 @@ pub fn parse_command_line(
         sort.get_or_insert_with(|| START_SORT.to_string());
         states.get_or_insert_with(|| vec![JobState::Pending]);
     }
+    let steps = if steps_flag {
+        if formats.long_format.is_some() {
+            return Err(failure(
+                "-O (--Format) with -s (--steps) is not supported by Corral yet",
+            ));
+        }
+        let (format, step_warnings) =
+            StepFormat::parse(formats.format.as_deref().unwrap_or(STEP_FORMAT));
+        formats.format = None;
+        Some((
+            StepQuery {
+                format,
+                filter: step_filter,
+            },
+            step_warnings,
+        ))
+    } else {
+        None
+    };
     let (format, mut warnings) = match (&formats.format, &formats.long_format) {
         (Some(format), _) => JobFormat::parse(format),
         (None, Some(format)) => JobFormat::parse_long(format)?,
@@ -434,6 +475,10 @@ pub fn parse_command_line(
         ),
     };
     warnings.extend(sort.notes.iter().cloned());
+    let steps = steps.map(|(query, step_warnings)| {
+        warnings = step_warnings;
+        query
+    });
     Ok(Invocation::List(Box::new(Query {
         header,
         time_line: header && (long || iterate_seconds.is_some() || verbose > 0),
@@ -452,6 +497,7 @@ pub fn parse_command_line(
         qos,
         nodes,
         iterate_seconds,
+        steps,
     })))
 }
 
@@ -534,6 +580,20 @@ impl Query {
         let mut stdout = String::new();
         if self.time_line {
             stdout.push_str(&long_list_time_line(&context));
+        }
+        if let Some(steps) = &self.steps {
+            jobs.retain(|job| self.shows(job, &context));
+            stdout.push_str(&render_steps(
+                &jobs,
+                &steps.format,
+                &steps.filter,
+                &context,
+                self.header,
+            ));
+            return Rendered {
+                stdout,
+                error: None,
+            };
         }
         if self.header {
             stdout.push_str(&header_line(&self.format));
