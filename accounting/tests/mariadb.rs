@@ -45,7 +45,8 @@ async fn the_schema_is_created_once_and_found_again() {
         .node()
         .sql("SELECT COUNT(*) FROM corral_acct._sqlx_migrations WHERE success = 1")
         .unwrap();
-    assert_eq!(tables, "1");
+    // Each migration applied once (0001 job and step, 0002 policy).
+    assert_eq!(tables, "2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

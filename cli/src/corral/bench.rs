@@ -23,6 +23,7 @@
 //! has agents (`--agents`, `--agent-cpus`), and they wait until every node
 //! is up.
 
+mod accounting;
 mod drain;
 mod failover;
 mod report;
@@ -57,6 +58,8 @@ pub enum Command {
     Drain(drain::Args),
     /// SIGKILL the leader while jobs run: delay between each job's end and its record.
     Unreported(unreported::Args),
+    /// Job end to its row in the accounting database, steady and after an outage.
+    Accounting(accounting::Args),
 }
 
 /// What every benchmark takes.
@@ -97,6 +100,15 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
                 agent_cpus: args.agent_cpus,
             };
             with_nodes(&args.options, &nodes, |cluster| drain::run(cluster, &args))
+        }
+        Command::Accounting(args) => {
+            let nodes = Nodes {
+                agents: args.agents,
+                agent_cpus: args.agent_cpus,
+            };
+            with_nodes(&args.options, &nodes, |cluster| {
+                accounting::run(cluster, &args)
+            })
         }
         Command::Unreported(args) => {
             let nodes = Nodes {
