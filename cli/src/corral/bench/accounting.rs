@@ -211,20 +211,43 @@ async fn phase(
         None => None,
     };
     let outage_over = Instant::now() + Duration::from_secs(args.outage_s);
-    let pause = Duration::from_micros(1_000_000 / args.rate);
-    let mut job_ids = Vec::new();
-    let mut next = Instant::now();
-    for _ in 0..args.jobs {
-        tokio::time::sleep_until(next.into()).await;
-        job_ids.push(submit(client, spec, ids.next()).await?);
-        next += pause;
-    }
+    // Submissions at the rate, in their own task, while this one looks.
+    let (submitted_tx, mut submitted) = tokio::sync::mpsc::unbounded_channel();
+    let submitter = {
+        let (client, spec, ids) = (client.clone(), spec.clone(), ids.clone());
+        let (jobs, pause) = (args.jobs, Duration::from_micros(1_000_000 / args.rate));
+        tokio::spawn(async move {
+            let mut next = Instant::now();
+            for _ in 0..jobs {
+                tokio::time::sleep_until(next.into()).await;
+                let job_id = submit(&client, &spec, ids.next()).await?;
+                let _ = submitted_tx.send(job_id);
+                next += pause;
+            }
+            anyhow::Ok(())
+        })
+    };
+    let mut job_ids: Vec<u32> = Vec::new();
     let mut released_at = None;
     let mut lock = lock;
     let mut seen: BTreeMap<u32, u64> = BTreeMap::new();
-    let deadline =
-        Instant::now() + Duration::from_millis(ROWS_WAIT_MS) + Duration::from_secs(args.outage_s);
-    while seen.len() < job_ids.len() && Instant::now() < deadline {
+    let mut deadline: Option<Instant> = None;
+    loop {
+        while let Ok(job_id) = submitted.try_recv() {
+            job_ids.push(job_id);
+        }
+        let all_submitted = submitter.is_finished() && submitted.is_empty();
+        if all_submitted && deadline.is_none() {
+            deadline = Some(
+                Instant::now()
+                    + Duration::from_millis(ROWS_WAIT_MS)
+                    + Duration::from_secs(args.outage_s),
+            );
+        }
+        let done = all_submitted && seen.len() == job_ids.len();
+        if done || deadline.is_some_and(|at| Instant::now() >= at) {
+            break;
+        }
         if lock.is_some() && Instant::now() >= outage_over {
             lock = None;
             released_at = Some(Instant::now());
@@ -234,6 +257,10 @@ async fn phase(
             .copied()
             .filter(|id| !seen.contains_key(id))
             .collect();
+        if waiting.is_empty() {
+            tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)).await;
+            continue;
+        }
         let filter = JobFilter {
             job_ids: waiting,
             ..JobFilter::default()
@@ -249,6 +276,7 @@ async fn phase(
         tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)).await;
     }
     drop(lock);
+    submitter.await.context("the submitting task")??;
     let caught_up_ms = released_at.map(|at| milliseconds(at.elapsed()));
     let ends = end_times(client, &job_ids).await?;
     let lag_ms = seen
