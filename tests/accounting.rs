@@ -259,3 +259,31 @@ fn every_finished_job_reaches_galera_exactly_once_through_faults() {
 fn corral_accounting_batch_step() -> i64 {
     -5
 }
+
+#[test]
+fn an_unreachable_database_is_a_log_line_and_a_retry_not_a_crash() {
+    let port = mariadb::free_port();
+    let url = format!("mysql://corral:secret@127.0.0.1:{port}/corral");
+    let cluster = DevCluster::with_agents(3, 1, &["--accounting-url", &url]);
+    let work = tempfile::tempdir().unwrap();
+    let job = cluster.submit_in(work.path(), &["--wrap", "true"]);
+    cluster.wait_job_state(job, "COMPLETED");
+    let leader = cluster.leader();
+    let warned = cluster.wait_for("the pump's warning in the leader's log", || {
+        let log = cluster.log(leader.id);
+        log.lines()
+            .find(|line| line.contains("accounting records not written, kept in the outbox"))
+            .map(str::to_string)
+    });
+    assert!(warned.contains(&format!("127.0.0.1:{port}")), "{warned}");
+    assert!(!warned.contains("secret"), "the password is never logged: {warned}");
+    // The controllers keep serving, and sacct answers from the state.
+    let output = cluster
+        .slurm("sacct")
+        .args(["-X", "-P", "-n", "-j", &job.to_string(), "-o", "JobID,State"])
+        .output()
+        .unwrap();
+    assert_success(&output, "sacct");
+    assert_eq!(stdout(&output), format!("{job}|COMPLETED\n"));
+    assert_eq!(cluster.status().iter().filter(|r| r.role != "unreachable").count(), 3);
+}
