@@ -276,14 +276,32 @@ fn an_unreachable_database_is_a_log_line_and_a_retry_not_a_crash() {
             .map(str::to_string)
     });
     assert!(warned.contains(&format!("127.0.0.1:{port}")), "{warned}");
-    assert!(!warned.contains("secret"), "the password is never logged: {warned}");
+    assert!(
+        !warned.contains("secret"),
+        "the password is never logged: {warned}"
+    );
     // The controllers keep serving, and sacct answers from the state.
     let output = cluster
         .slurm("sacct")
-        .args(["-X", "-P", "-n", "-j", &job.to_string(), "-o", "JobID,State"])
+        .args([
+            "-X",
+            "-P",
+            "-n",
+            "-j",
+            &job.to_string(),
+            "-o",
+            "JobID,State",
+        ])
         .output()
         .unwrap();
     assert_success(&output, "sacct");
     assert_eq!(stdout(&output), format!("{job}|COMPLETED\n"));
-    assert_eq!(cluster.status().iter().filter(|r| r.role != "unreachable").count(), 3);
+    assert_eq!(
+        cluster
+            .status()
+            .iter()
+            .filter(|r| r.role != "unreachable")
+            .count(),
+        3
+    );
 }

@@ -41,6 +41,7 @@ pub(super) async fn run(duties: Duties, db: Arc<AccountingDb>) {
     // The policy version last mirrored by this leader: it writes the policy
     // once when it starts leading, then whenever it changes.
     let mut mirrored: Option<u64> = None;
+    let mut applied = duties.proposer.state().subscribe_applied_index();
     tracing::info!(database = %db.current_url(), "accounting pump started");
     loop {
         let policy = duties.proposer.state().read(|state| {
@@ -70,7 +71,12 @@ pub(super) async fn run(duties: Duties, db: Arc<AccountingDb>) {
             dropped_seen = dropped;
         }
         let Some(last) = batch.last().map(|entry| entry.seq) else {
-            tokio::time::sleep(idle).await;
+            // Wake as soon as something is applied (a new record may be
+            // there), or after the interval at the latest.
+            tokio::select! {
+                _ = applied.changed() => {}
+                _ = tokio::time::sleep(idle) => {}
+            }
             continue;
         };
         match db.write_batch(&cluster, &batch).await {
