@@ -23,7 +23,6 @@
 //!   planned for it, the two values `--begin` would have given it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use corral_slurm::sbatch::{self, BatchScript, Invocation, ScriptSource};
 use corral_slurm::scontrol::{self, Layout};
@@ -36,28 +35,8 @@ use corral_state::{
     ExitStatus, Job, JobReason, JobSpec, JobState, RequestId,
 };
 
-/// A reference capture: the command, what it printed, its exit code.
-struct Capture {
-    output: String,
-    exit_code: i32,
-}
-
-fn capture(name: &str) -> Capture {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/reference")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let body = text.split_once('\n').expect("a command line").1;
-    let (output, exit) = body.rsplit_once("[exit=").expect("an exit line");
-    Capture {
-        output: output.to_string(),
-        exit_code: exit
-            .trim_end()
-            .trim_end_matches(']')
-            .parse()
-            .expect("an exit code"),
-    }
-}
+mod common;
+use common::capture;
 
 fn without_lines_of_jobs(output: &str, ids: &[&str]) -> String {
     output

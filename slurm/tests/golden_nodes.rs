@@ -17,8 +17,6 @@
 //! - sinfo after resume (37): Slurm shows the resumed node as `mix*` (not
 //!   responding) until its next ping; Corral's resumed node is `mix`.
 
-use std::path::Path;
-
 use corral_slurm::cluster_view::ClusterView;
 use corral_slurm::node_info::{show_nodes, show_partitions};
 use corral_slurm::scontrol::Layout;
@@ -27,28 +25,8 @@ use corral_slurm::time::unix_ms_from_civil;
 use corral_slurm::update_node::{self, NodeChange, NodeUpdate};
 use corral_state::{Node, NodeAvailability, NodeReason, NodeResources, Partition, PartitionState};
 
-/// A reference capture: what the commands printed and the exit code.
-struct Capture {
-    output: String,
-    exit_code: i32,
-}
-
-fn capture(name: &str) -> Capture {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/reference")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let body = text.split_once('\n').expect("a command line").1;
-    let (output, exit) = body.rsplit_once("[exit=").expect("an exit line");
-    Capture {
-        output: output.to_string(),
-        exit_code: exit
-            .trim_end()
-            .trim_end_matches(']')
-            .parse()
-            .expect("an exit code"),
-    }
-}
+mod common;
+use common::capture;
 
 /// 2026-11-22 at the given time, in UTC.
 fn at(hour: i64, minute: i64, second: i64) -> u64 {

@@ -20,34 +20,12 @@
 //! tasks of 63/64 carry Slurm's numbering (the last task keeps the array's
 //! id 14), which Corral's id assignment does not produce.
 
-use std::path::Path;
-
 use corral_slurm::sacct::{self, Invocation, SacctContext};
 use corral_slurm::time::unix_ms_from_civil;
 use corral_state::{ExitStatus, JobRecord, JobState, StepId, StepRecord};
 
-/// A reference capture: what it printed and its exit code.
-struct Capture {
-    output: String,
-    exit_code: i32,
-}
-
-fn capture(name: &str) -> Capture {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/reference")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let body = text.split_once('\n').expect("a command line").1;
-    let (output, exit) = body.rsplit_once("[exit=").expect("an exit line");
-    Capture {
-        output: output.to_string(),
-        exit_code: exit
-            .trim_end()
-            .trim_end_matches(']')
-            .parse()
-            .expect("an exit code"),
-    }
-}
+mod common;
+use common::capture;
 
 /// 2026-11-22 at the given time, in UTC (the captures' zone).
 fn at(hour: i64, minute: i64, second: i64) -> u64 {

@@ -11,34 +11,13 @@
 //! Normalised: nothing. The state carries the captures' cluster `lab`,
 //! its control address 127.0.0.1:6817 and RPC version 9728.
 
-use std::path::Path;
-
 use corral_slurm::sacctmgr::{
     self, AccountRow, AccountingView, AdminLevel, AssociationRow, Change, ClusterRow, Invocation,
     UserRow,
 };
 
-struct Capture {
-    output: String,
-    exit_code: i32,
-}
-
-fn capture(name: &str) -> Capture {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/reference")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let body = text.split_once('\n').expect("a command line").1;
-    let (output, exit) = body.rsplit_once("[exit=").expect("an exit line");
-    Capture {
-        output: output.to_string(),
-        exit_code: exit
-            .trim_end()
-            .trim_end_matches(']')
-            .parse()
-            .expect("an exit code"),
-    }
-}
+mod common;
+use common::capture;
 
 fn association(account: &str, user: Option<&str>, parent: Option<&str>) -> AssociationRow {
     AssociationRow {
