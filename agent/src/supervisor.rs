@@ -279,6 +279,8 @@ struct Warning {
     /// `B:`: the batch shell alone, else the script's process group.
     batch_only: bool,
     after_start: Duration,
+    /// How long before the limit it goes (to follow a changed limit).
+    lead: Duration,
 }
 
 /// The warning a batch script gets before its time limit, if it asked for
@@ -298,6 +300,7 @@ fn warning_for(record: &LaunchRecord) -> Option<Warning> {
         signal: libc::c_int::from(signal.number),
         batch_only: signal.batch_only,
         after_start: Duration::from_millis(limit_ms.saturating_sub(lead_ms)),
+        lead: Duration::from_millis(lead_ms),
     })
 }
 
@@ -530,6 +533,14 @@ impl Watch<'_> {
                 limit_at = change
                     .time_limit_ms
                     .map(|ms| self.started + Duration::from_millis(ms));
+                // A warning not sent yet follows the new limit.
+                if let (Some(warning), Some(_)) = (self.warning, warn_at) {
+                    warn_at = limit_at.map(|at| {
+                        at.checked_sub(warning.lead)
+                            .unwrap_or(self.started)
+                            .max(self.started)
+                    });
+                }
             }
             let now = Instant::now();
             if let (Some(warning), Some(at)) = (self.warning, warn_at) {
