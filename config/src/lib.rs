@@ -6,11 +6,13 @@
 //! `election_timeout_max_ms` must not silently fall back to a default.
 //! Relative paths are relative to the directory of the file.
 
+mod check;
 mod file;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use check::CheckReport;
 pub use file::{
     AccountingSection, AgentSection, AuthSection, ClientSection, ConfigFile, ControllerEntry,
     NodeEntry, PartitionEntry, RaftSection, TimeoutsSection, TlsSection, DEFAULT_CONFIG_PATH,

@@ -222,3 +222,102 @@ fn accounting_urls_are_checked_and_default_to_sqlite_beside_the_file() {
     assert_eq!(config.accounting_urls().len(), 2);
     assert!(config.file.accounting.enforce_associations);
 }
+
+fn check(text: &str) -> Vec<String> {
+    Config::check_text(Path::new("/etc/corral/corral.toml"), text)
+        .problems
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn a_good_file_has_nothing_to_report() {
+    let report = Config::check_text(Path::new("/etc/corral/corral.toml"), GOOD);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.config.unwrap().file.controllers.len(), 2);
+}
+
+#[test]
+fn check_reports_every_wrong_key_and_every_failed_check() {
+    let text = GOOD
+        .replace("[auth]", "[auth]\nroot_tokn_file = \"x\"")
+        .replace("id = 2\n", "id = 2\nadress = \"x\"\n")
+        .replace("address = \"127.0.0.1:7002\"", "address = \"127.0.0.1:0\"")
+        .replace("default = true", "default = true\nnodes_extra = 1")
+        + "\n[raft]\nheartbeat_interval_ms = \"fast\"\nelection_timeout_min_ms = 50\n";
+    let problems = check(&text);
+    let expected = [
+        "key `controller[1].adress`: unknown field `adress`",
+        "key `auth.root_tokn_file`: unknown field `root_tokn_file`",
+        "key `partition[0].nodes_extra`: unknown field `nodes_extra`",
+        "key `raft.heartbeat_interval_ms`: invalid type: string \"fast\"",
+        "key `controller[1].address`: \"127.0.0.1:0\" is not host:port",
+        "key `raft.election_timeout_min_ms`: 50 must be above raft.heartbeat_interval_ms (100)",
+    ];
+    for expected in expected {
+        assert!(
+            problems
+                .iter()
+                .any(|problem| problem.starts_with("/etc/corral/corral.toml: ")
+                    && problem.contains(expected)),
+            "{expected:?} not in {problems:#?}"
+        );
+    }
+    assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+}
+
+#[test]
+fn check_stops_at_a_syntax_error_or_a_missing_key() {
+    let problems = check(&GOOD.replace("[auth]", "[auth"));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("line"), "{problems:?}");
+
+    let problems = check(&GOOD.replace("cluster_name = \"lab\"", "clustr_name = \"lab\""));
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].contains("key `clustr_name`: unknown field"),
+        "{problems:?}"
+    );
+    assert!(
+        problems[1].contains("missing field `cluster_name`"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn check_names_partition_nodes_no_declaration_has_but_loading_accepts_them() {
+    let text = format!("{GOOD}\n[[node]]\nnames = \"node[1-2]\"\ncpus = 8\nmemory_mb = 1000\n");
+    let problems = check(&text);
+    assert_eq!(
+        problems,
+        ["/etc/corral/corral.toml: key `partition[0].nodes`: names nodes no [[node]] declares: node[3-4]"]
+    );
+    assert!(
+        parse(&text).is_ok(),
+        "a node may register itself undeclared"
+    );
+    assert!(
+        check(GOOD).is_empty(),
+        "without declarations any node may register"
+    );
+
+    let bad = GOOD.replace("node[1-4]", "node[1-");
+    assert!(error_text(&bad).contains("key `partition[0].nodes`"));
+}
+
+#[test]
+fn check_reports_overlapping_node_declarations_all_at_once() {
+    let text = format!(
+        "{GOOD}\n[[node]]\nnames = \"node[1-3]\"\ncpus = 8\nmemory_mb = 1\n\n[[node]]\nnames = \"node[2-4]\"\ncpus = 0\nmemory_mb = 1\n"
+    );
+    let problems = check(&text);
+    assert_eq!(
+        problems,
+        [
+            "/etc/corral/corral.toml: key `node[1].names`: node node2 is declared twice",
+            "/etc/corral/corral.toml: key `node[1].names`: node node3 is declared twice",
+            "/etc/corral/corral.toml: key `node[1].cpus`: a node needs at least one CPU",
+        ]
+    );
+}

@@ -1,4 +1,8 @@
 //! Checks that go beyond the schema: unique ids, sane timing, files present.
+//!
+//! Every check records what it finds in a [`Problems`] list and goes on, so
+//! `corral config check` can print every problem of a file at once; loading
+//! a file (`Config::parse`) stops at the first.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -7,19 +11,43 @@ use corral_state::{hostlist, Gpu, NodeDefinition, NodeResources, Partition, Part
 
 use crate::{AgentSettings, Config, ConfigError, ControllerSettings};
 
-pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
-    check_cluster_name(config)?;
-    check_controllers(config)?;
-    check_raft(config)?;
-    check_partitions(config)?;
-    check_nodes(config)?;
-    check_timeouts(config)?;
-    check_accounting(config)?;
-    Ok(())
+/// The problems found in one file, in the order of its sections.
+pub(crate) struct Problems<'a> {
+    config: &'a Config,
+    found: Vec<ConfigError>,
 }
 
-fn check_accounting(config: &Config) -> Result<(), ConfigError> {
-    let accounting = &config.file.accounting;
+impl Problems<'_> {
+    fn add(&mut self, key: impl Into<String>, problem: impl Into<String>) {
+        self.found.push(self.config.invalid(key, problem));
+    }
+}
+
+pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
+    match problems(config).into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(()),
+    }
+}
+
+/// Every problem the checks find, not only the first.
+pub(crate) fn problems(config: &Config) -> Vec<ConfigError> {
+    let mut problems = Problems {
+        config,
+        found: Vec::new(),
+    };
+    check_cluster_name(&mut problems);
+    check_controllers(&mut problems);
+    check_raft(&mut problems);
+    check_partitions(&mut problems);
+    check_nodes(&mut problems);
+    check_timeouts(&mut problems);
+    check_accounting(&mut problems);
+    problems.found
+}
+
+fn check_accounting(problems: &mut Problems) {
+    let accounting = &problems.config.file.accounting;
     let sqlite = accounting
         .urls
         .iter()
@@ -30,184 +58,222 @@ fn check_accounting(config: &Config) -> Result<(), ConfigError> {
             .iter()
             .any(|scheme| url.starts_with(scheme));
         if !known {
-            return Err(config.invalid(
+            problems.add(
                 format!("accounting.urls[{index}]"),
                 "expected mysql://USER:PASSWORD@HOST:PORT/DATABASE or sqlite://PATH",
-            ));
+            );
         }
     }
     if sqlite > 0 && accounting.urls.len() > 1 {
-        return Err(config.invalid(
+        problems.add(
             "accounting.urls",
             "a sqlite:// database cannot be listed with others",
-        ));
+        );
     }
     if accounting.batch_records_max == 0 {
-        return Err(config.invalid("accounting.batch_records_max", "must be above 0"));
+        problems.add("accounting.batch_records_max", "must be above 0");
     }
     if accounting.pump_interval_ms == 0 {
-        return Err(config.invalid("accounting.pump_interval_ms", "must be above 0"));
+        problems.add("accounting.pump_interval_ms", "must be above 0");
     }
-    Ok(())
 }
 
-fn check_nodes(config: &Config) -> Result<(), ConfigError> {
+fn check_nodes(problems: &mut Problems) {
     let mut seen = BTreeSet::new();
-    for (index, entry) in config.file.nodes.iter().enumerate() {
+    for (index, entry) in problems.config.file.nodes.iter().enumerate() {
         let key = |field: &str| format!("node[{index}].{field}");
-        let names = hostlist::expand(&entry.names)
-            .map_err(|error| config.invalid(key("names"), format!("{:?}: {error}", entry.names)))?;
-        if names.is_empty() {
-            return Err(config.invalid(key("names"), "names no node"));
-        }
-        for name in names {
-            if !seen.insert(name.clone()) {
-                return Err(config.invalid(key("names"), format!("node {name} is declared twice")));
+        match hostlist::expand(&entry.names) {
+            Err(error) => problems.add(key("names"), format!("{:?}: {error}", entry.names)),
+            Ok(names) if names.is_empty() => problems.add(key("names"), "names no node"),
+            Ok(names) => {
+                for name in names {
+                    if !seen.insert(name.clone()) {
+                        problems.add(key("names"), format!("node {name} is declared twice"));
+                    }
+                }
             }
         }
         if entry.cpus == 0 {
-            return Err(config.invalid(key("cpus"), "a node needs at least one CPU"));
+            problems.add(key("cpus"), "a node needs at least one CPU");
         }
     }
-    Ok(())
 }
 
-fn check_timeouts(config: &Config) -> Result<(), ConfigError> {
-    let timeouts = &config.file.timeouts;
+fn check_timeouts(problems: &mut Problems) {
+    let timeouts = &problems.config.file.timeouts;
     if timeouts.agent_heartbeat_interval_ms == 0 {
-        return Err(config.invalid("timeouts.agent_heartbeat_interval_ms", "must be above 0"));
-    }
-    if timeouts.slurmd_timeout_s * 1000 <= 2 * timeouts.agent_heartbeat_interval_ms {
-        return Err(config.invalid(
+        problems.add("timeouts.agent_heartbeat_interval_ms", "must be above 0");
+    } else if timeouts.slurmd_timeout_s * 1000 <= 2 * timeouts.agent_heartbeat_interval_ms {
+        problems.add(
             "timeouts.slurmd_timeout_s",
             format!(
                 "{} s must be more than two agent heartbeats ({} ms each)",
                 timeouts.slurmd_timeout_s, timeouts.agent_heartbeat_interval_ms
             ),
-        ));
+        );
     }
-    Ok(())
 }
 
-fn check_cluster_name(config: &Config) -> Result<(), ConfigError> {
-    let name = &config.file.cluster_name;
+fn check_cluster_name(problems: &mut Problems) {
+    let name = &problems.config.file.cluster_name;
     let valid = !name.is_empty()
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
-        return Err(config.invalid(
+        problems.add(
             "cluster_name",
             format!("{name:?} is not a name (letters, digits, '-' and '_')"),
-        ));
+        );
     }
-    Ok(())
 }
 
-fn check_controllers(config: &Config) -> Result<(), ConfigError> {
-    let controllers = &config.file.controllers;
+fn check_controllers(problems: &mut Problems) {
+    let controllers = &problems.config.file.controllers;
     if controllers.is_empty() {
-        return Err(config.invalid("controller", "at least one [[controller]] is required"));
+        problems.add("controller", "at least one [[controller]] is required");
     }
     let mut ids = BTreeSet::new();
     let mut addresses = BTreeSet::new();
     for (index, controller) in controllers.iter().enumerate() {
         let key = |field: &str| format!("controller[{index}].{field}");
         if controller.id == 0 {
-            return Err(config.invalid(key("id"), "controller ids start at 1"));
+            problems.add(key("id"), "controller ids start at 1");
+        } else if !ids.insert(controller.id) {
+            problems.add(key("id"), format!("id {} is used twice", controller.id));
         }
-        if !ids.insert(controller.id) {
-            return Err(config.invalid(key("id"), format!("id {} is used twice", controller.id)));
-        }
-        check_address(config, &key("address"), &controller.address)?;
-        if !addresses.insert(controller.address.as_str()) {
-            return Err(config.invalid(
+        if let Err(problem) = address_problem(&controller.address) {
+            problems.add(key("address"), problem);
+        } else if !addresses.insert(controller.address.as_str()) {
+            problems.add(
                 key("address"),
                 format!("address {} is used twice", controller.address),
-            ));
+            );
         }
     }
-    Ok(())
 }
 
 /// Accepts `host:port` and `[v6]:port`.
-pub fn check_address(config: &Config, key: &str, address: &str) -> Result<(), ConfigError> {
+fn address_problem(address: &str) -> Result<(), String> {
     let port = address
         .rsplit_once(':')
         .filter(|(host, _)| !host.is_empty())
         .and_then(|(_, port)| port.parse::<u16>().ok())
         .filter(|port| *port != 0);
-    if port.is_none() {
-        return Err(config.invalid(
-            key,
-            format!("{address:?} is not host:port with a port from 1 to 65535"),
-        ));
+    match port {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "{address:?} is not host:port with a port from 1 to 65535"
+        )),
     }
-    Ok(())
 }
 
-fn check_raft(config: &Config) -> Result<(), ConfigError> {
-    let raft = &config.file.raft;
+fn check_raft(problems: &mut Problems) {
+    let raft = &problems.config.file.raft;
     if raft.heartbeat_interval_ms == 0 {
-        return Err(config.invalid("raft.heartbeat_interval_ms", "must be above 0"));
+        problems.add("raft.heartbeat_interval_ms", "must be above 0");
     }
     if raft.election_timeout_min_ms <= raft.heartbeat_interval_ms {
-        return Err(config.invalid(
+        problems.add(
             "raft.election_timeout_min_ms",
             format!(
                 "{} must be above raft.heartbeat_interval_ms ({})",
                 raft.election_timeout_min_ms, raft.heartbeat_interval_ms
             ),
-        ));
+        );
     }
     if raft.election_timeout_max_ms <= raft.election_timeout_min_ms {
-        return Err(config.invalid(
+        problems.add(
             "raft.election_timeout_max_ms",
             format!(
                 "{} must be above raft.election_timeout_min_ms ({})",
                 raft.election_timeout_max_ms, raft.election_timeout_min_ms
             ),
-        ));
+        );
     }
     if raft.snapshot_after_entries == 0 {
-        return Err(config.invalid("raft.snapshot_after_entries", "must be above 0"));
+        problems.add("raft.snapshot_after_entries", "must be above 0");
     }
-    Ok(())
 }
 
-fn check_partitions(config: &Config) -> Result<(), ConfigError> {
+fn check_partitions(problems: &mut Problems) {
+    let config = problems.config;
     let mut names = BTreeSet::new();
     let mut default_seen = None;
     for (index, partition) in config.file.partitions.iter().enumerate() {
         let key = |field: &str| format!("partition[{index}].{field}");
         if partition.name.is_empty() || partition.name.contains(char::is_whitespace) {
-            return Err(config.invalid(key("name"), format!("{:?} is not a name", partition.name)));
-        }
-        if !names.insert(partition.name.as_str()) {
-            return Err(config.invalid(
+            problems.add(key("name"), format!("{:?} is not a name", partition.name));
+        } else if !names.insert(partition.name.as_str()) {
+            problems.add(
                 key("name"),
                 format!("partition {} is defined twice", partition.name),
-            ));
+            );
         }
         if partition.default {
             if let Some(other) = default_seen.replace(&partition.name) {
-                return Err(config.invalid(
+                problems.add(
                     key("default"),
                     format!("{other} is already the default partition"),
-                ));
+                );
             }
         }
         if PartitionState::from_slurm_name(&partition.state).is_none() {
-            return Err(config.invalid(
+            problems.add(
                 key("state"),
                 format!(
                     "{:?} is not one of UP, DOWN, DRAIN, INACTIVE",
                     partition.state
                 ),
-            ));
+            );
+        }
+        if let Some(Err(error)) = partition_hostlist(&partition.nodes) {
+            problems.add(key("nodes"), format!("{:?}: {error}", partition.nodes));
         }
     }
-    Ok(())
+}
+
+/// A partition's node names; `None` for every node (`ALL`) or none.
+fn partition_hostlist(nodes: &str) -> Option<Result<Vec<String>, hostlist::HostlistError>> {
+    let nodes = nodes.trim();
+    (!nodes.is_empty() && !nodes.eq_ignore_ascii_case("ALL")).then(|| hostlist::expand(nodes))
+}
+
+/// What only `corral config check` reports: where nodes are declared
+/// (`[[node]]`), partitions naming nodes that none declares. A controller
+/// accepts such a file, since a node may register itself undeclared.
+pub(crate) fn doubtful(config: &Config) -> Vec<ConfigError> {
+    let mut problems = Problems {
+        config,
+        found: Vec::new(),
+    };
+    let declared: BTreeSet<String> = config
+        .node_definitions()
+        .into_iter()
+        .map(|definition| definition.name)
+        .collect();
+    if declared.is_empty() {
+        return problems.found;
+    }
+    for (index, partition) in config.file.partitions.iter().enumerate() {
+        let Some(Ok(names)) = partition_hostlist(&partition.nodes) else {
+            continue;
+        };
+        let unknown: Vec<String> = names
+            .into_iter()
+            .filter(|name| !declared.contains(name))
+            .collect();
+        if !unknown.is_empty() {
+            problems.add(
+                format!("partition[{index}].nodes"),
+                format!(
+                    "names nodes no [[node]] declares: {}",
+                    hostlist::compress(&unknown)
+                ),
+            );
+        }
+    }
+    problems.found
 }
 
 impl Config {

@@ -3,6 +3,7 @@
 mod agent;
 mod bench;
 mod certs;
+mod config_check;
 mod controller;
 pub mod dev;
 pub mod status;
@@ -36,6 +37,9 @@ enum Command {
     /// Create the cluster CA and certificates.
     #[command(subcommand)]
     Certs(certs::Command),
+    /// Check a configuration file (`corral config check [FILE]`).
+    #[command(subcommand)]
+    Config(config_check::Command),
     /// Manage users and their tokens (administrators).
     #[command(subcommand)]
     User(user::Command),
@@ -71,6 +75,7 @@ pub fn main(args: Vec<String>) -> u8 {
         Command::Controller(args) => controller::run(&config_path, args),
         Command::Agent(args) => agent::run(&config_path, args),
         Command::Certs(command) => certs::run(command),
+        Command::Config(command) => config_check::run(&config_path, command),
         Command::User(command) => {
             runtime().and_then(|rt| rt.block_on(user::run(&config_path, command)))
         }
