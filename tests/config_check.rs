@@ -44,7 +44,7 @@ fn every_problem_is_printed_with_its_key_and_the_exit_code_is_1() {
     let controllers = "[[controller]]\nid = 1\naddress = \"127.0.0.1:7001\"\nport = 7001\n\n[[controller]]\nid = 1\naddress = \"nosuchhost.invalid:7002\"\n";
     let rest = "\n[raft]\nheartbeat_interval_ms = 100\nelection_timeout_ms = 300\n\n[[node]]\nnames = \"gpu[1-4]\"\ncpus = 8\nmemory_mb = 1000\n\n[[node]]\nnames = \"gpu4\"\ncpus = 8\nmemory_mb = 1000\n\n[[partition]]\nname = \"batch\"\nnodes = \"gpu[1-6]\"\n";
     let file = write_config(dir.path(), controllers, rest);
-    let (code, lines) = check(&file, &["--offline"]);
+    let (code, lines) = check(&file, &[]);
     let shown = file.display().to_string();
     let expected = [
         "key `controller[0].port`: unknown field `port`",

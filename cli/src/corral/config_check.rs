@@ -31,7 +31,7 @@ pub struct CheckArgs {
     /// Also check the files the agent of NODE needs on this host. Repeatable.
     #[arg(long = "node", value_name = "NODE")]
     nodes: Vec<String>,
-    /// Do not try to connect to the controllers and databases.
+    /// Do not look up or connect to the controllers and databases.
     #[arg(long)]
     offline: bool,
 }
@@ -47,21 +47,20 @@ pub fn run(config_path: &Path, command: Command) -> anyhow::Result<u8> {
     let mut warnings = Vec::new();
     if let Some(config) = &report.config {
         problems.extend(host_files(config, &args));
-        let addresses = addresses(config);
+        let addresses = if args.offline {
+            Vec::new()
+        } else {
+            addresses(config)
+        };
         for (key, address) in &addresses {
-            match resolve(address) {
-                Err(problem) => {
-                    problems.push(format!("{}: key `{key}`: {problem}", path.display()))
+            let answer = resolve(address).map(|resolved| answers(address, &resolved));
+            let shown = path.display();
+            match answer {
+                Err(problem) => problems.push(format!("{shown}: key `{key}`: {problem}")),
+                Ok(Err(warning)) => {
+                    warnings.push(format!("{shown}: key `{key}`: warning: {warning}"))
                 }
-                Ok(resolved) if !args.offline => {
-                    if let Err(warning) = answers(address, &resolved) {
-                        warnings.push(format!(
-                            "{}: key `{key}`: warning: {warning}",
-                            path.display()
-                        ));
-                    }
-                }
-                Ok(_) => {}
+                Ok(Ok(())) => {}
             }
         }
     }
