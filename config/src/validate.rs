@@ -15,6 +15,7 @@ pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
     check_nodes(config)?;
     check_timeouts(config)?;
     check_accounting(config)?;
+    check_agent(config)?;
     Ok(())
 }
 
@@ -126,6 +127,26 @@ fn check_controllers(config: &Config) -> Result<(), ConfigError> {
                 format!("address {} is used twice", controller.address),
             ));
         }
+        if let Some(http) = &controller.http_address {
+            check_address(config, &key("http_address"), http)?;
+            if !addresses.insert(http.as_str()) {
+                return Err(config.invalid(
+                    key("http_address"),
+                    format!("address {http} is already used by a controller"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_agent(config: &Config) -> Result<(), ConfigError> {
+    let agent = &config.file.agent;
+    if let Some(address) = &agent.http_address {
+        check_address(config, "agent.http_address", address)?;
+    }
+    for (node, address) in &agent.http_addresses {
+        check_address(config, &format!("agent.http_addresses.{node}"), address)?;
     }
     Ok(())
 }
@@ -292,6 +313,11 @@ pub(crate) fn agent_settings(config: &Config, node: &str) -> Result<AgentSetting
         tls_ca: ca.1,
         tls_cert: cert.1,
         tls_key: key.1,
+        http_address: agent
+            .http_addresses
+            .get(node)
+            .or(agent.http_address.as_ref())
+            .cloned(),
     })
 }
 
@@ -356,6 +382,7 @@ pub(crate) fn controller_settings(
         tls_cert: cert.1,
         tls_key: key.1,
         root_token_file: root_token.1,
+        http_address: entry.http_address.clone(),
     })
 }
 
