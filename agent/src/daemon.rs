@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use corral_config::{Config, ConfigError};
 use corral_state::NodeResources;
 
+use crate::http::{self, AgentStatus};
 use crate::resources::{self, ResourceOverrides};
 use crate::runner::{Runner, RunnerConfig};
 use crate::session::{
@@ -39,6 +40,8 @@ pub enum AgentError {
     Resources(String),
     #[error("the journal: {0}")]
     Journal(String),
+    #[error("{0}")]
+    Http(String),
 }
 
 /// Runs the agent until `shutdown` completes. Jobs keep running after it
@@ -73,6 +76,14 @@ pub async fn run(
     let runner =
         Runner::open(runner_config).map_err(|error| AgentError::Journal(error.to_string()))?;
     let endpoint = session::client_endpoint(&ca, &identity).map_err(AgentError::Tls)?;
+    let http_listener = match &settings.http_address {
+        Some(address) => Some(
+            corral_metrics::bind(address)
+                .await
+                .map_err(AgentError::Http)?,
+        ),
+        None => None,
+    };
     tracing::info!(
         node = %options.node,
         cpus = resources.cpus,
@@ -87,6 +98,20 @@ pub async fn run(
         resources,
         heartbeat_interval: Duration::from_millis(config.file.timeouts.agent_heartbeat_interval_ms),
         runner: Arc::new(runner),
+        status: Arc::new(AgentStatus::default()),
+    };
+    let http = async {
+        match http_listener {
+            Some(listener) => {
+                let http_context = http::HttpContext {
+                    node: options.node.clone(),
+                    runner: context.runner.clone(),
+                    status: context.status.clone(),
+                };
+                http::serve(listener, http_context, std::future::pending()).await
+            }
+            None => std::future::pending().await,
+        }
     };
     let controllers: Vec<String> = config
         .file
@@ -97,6 +122,7 @@ pub async fn run(
     tokio::select! {
         _ = stay_attached(&endpoint, &controllers, &context) => {}
         _ = purge_spools(context.runner.clone()) => {}
+        _ = http => {}
         _ = shutdown => tracing::info!("agent stopping; its jobs keep running"),
     }
     endpoint.close(0u32.into(), b"agent stopping");

@@ -10,7 +10,8 @@
 //! The session with the leader ([`session`], QUIC with mutual TLS) drives
 //! a [`runner::Runner`]: `launch` for each `LaunchJob`, `finished` and
 //! `acknowledge` for the job ends it reports, `cancel` and `signal`.
-//! [`daemon`] ties them together as `corral agent --node NAME`.
+//! [`daemon`] ties them together as `corral agent --node NAME`, and
+//! [`http`] serves its `/metrics` and `/health`.
 //!
 //! Architecture invariant: a job's processes never depend on the agent's.
 //! Each job has its own supervisor in its own session; the agent can be
@@ -20,6 +21,7 @@
 
 pub mod daemon;
 mod exec;
+pub mod http;
 pub mod journal;
 pub mod launch;
 pub mod resources;

@@ -50,6 +50,8 @@ pub struct SessionContext {
     pub resources: NodeResources,
     pub heartbeat_interval: Duration,
     pub runner: Arc<Runner>,
+    /// Which controller this agent is attached to, for `/metrics`.
+    pub status: Arc<crate::http::AgentStatus>,
 }
 
 /// How a session ended.
@@ -94,7 +96,10 @@ pub async fn run(
         Ok(Attached::Redirect(leader)) => SessionEnd::Redirect(leader),
         Ok(Attached::Welcome(connection, send, recv)) => {
             tracing::info!(controller = %address, "attached to the leader");
-            SessionEnd::Lost(serve(connection, send, recv, context).await)
+            context.status.attached(address);
+            let reason = serve(connection, send, recv, context).await;
+            context.status.detached();
+            SessionEnd::Lost(reason)
         }
         Err(error) => SessionEnd::Lost(error),
     }

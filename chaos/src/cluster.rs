@@ -76,6 +76,9 @@ pub struct ClusterOptions {
     pub wait_for_agents: bool,
     /// `CORRAL_LOG` for every process.
     pub log_filter: Option<String>,
+    /// Each controller also serves HTTP (`/metrics`, `/leader`) on this
+    /// port of its own address; `None`: no HTTP.
+    pub http_port: Option<u16>,
 }
 
 impl Default for ClusterOptions {
@@ -98,6 +101,7 @@ impl Default for ClusterOptions {
             startup_wait_ms: STARTUP_WAIT_MS,
             wait_for_agents: true,
             log_filter: None,
+            http_port: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The file's schema, as serde reads and writes it.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,10 @@ pub struct ControllerEntry {
     /// Overrides `tls.key` for this controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    /// `host:port` where this controller serves `/metrics`, `/health` and
+    /// `/leader` over plain HTTP (docs/monitoring.md); absent: no HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_address: Option<String>,
 }
 
 impl ControllerEntry {
@@ -201,6 +206,14 @@ pub struct AgentSection {
     pub spool_dir: PathBuf,
     pub tls_cert: PathBuf,
     pub tls_key: PathBuf,
+    /// `host:port` where every agent serves `/metrics` and `/health` over
+    /// plain HTTP (docs/monitoring.md); absent: no HTTP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_address: Option<String>,
+    /// Per-node overrides of `http_address` (node name to `host:port`), for
+    /// several agents on one host as in a dev cluster.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub http_addresses: BTreeMap<String, String>,
 }
 
 impl Default for AgentSection {
@@ -209,6 +222,8 @@ impl Default for AgentSection {
             spool_dir: PathBuf::from("/var/spool/corral/{node}"),
             tls_cert: PathBuf::from("/etc/corral/tls/node-{node}.pem"),
             tls_key: PathBuf::from("/etc/corral/tls/node-{node}-key.pem"),
+            http_address: None,
+            http_addresses: BTreeMap::new(),
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct AgentSettings {
     pub tls_ca: PathBuf,
     pub tls_cert: PathBuf,
     pub tls_key: PathBuf,
+    /// Where to serve `/metrics` and `/health`; `None`: nowhere.
+    pub http_address: Option<String>,
 }
 
 /// What one controller process needs, resolved from the file for its id.
@@ -67,6 +69,8 @@ pub struct ControllerSettings {
     pub tls_cert: PathBuf,
     pub tls_key: PathBuf,
     pub root_token_file: PathBuf,
+    /// Where to serve `/metrics`, `/health` and `/leader`; `None`: nowhere.
+    pub http_address: Option<String>,
 }
 
 impl Config {

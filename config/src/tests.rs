@@ -319,5 +319,56 @@ fn check_reports_overlapping_node_declarations_all_at_once() {
             "/etc/corral/corral.toml: key `node[1].names`: node node3 is declared twice",
             "/etc/corral/corral.toml: key `node[1].cpus`: a node needs at least one CPU",
         ]
+#[test]
+fn http_addresses_are_optional_and_checked() {
+    let config = parse(GOOD).unwrap();
+    assert_eq!(config.file.controllers[0].http_address, None);
+    assert_eq!(config.file.agent.http_address, None);
+
+    let text = GOOD.replace(
+        "address = \"127.0.0.1:7002\"",
+        "address = \"127.0.0.1:7002\"\nhttp_address = \"127.0.0.1:9102\"",
+    );
+    let config = parse(&text).unwrap();
+    assert_eq!(
+        config.file.controllers[1].http_address.as_deref(),
+        Some("127.0.0.1:9102")
+    );
+
+    let bad = GOOD.replace(
+        "address = \"127.0.0.1:7002\"",
+        "address = \"127.0.0.1:7002\"\nhttp_address = \"9102\"",
+    );
+    let message = error_text(&bad);
+    assert!(
+        message.contains("key `controller[1].http_address`"),
+        "{message}"
+    );
+
+    let clash = GOOD.replace(
+        "address = \"127.0.0.1:7002\"",
+        "address = \"127.0.0.1:7002\"\nhttp_address = \"127.0.0.1:7001\"",
+    );
+    let message = error_text(&clash);
+    assert!(message.contains("already used"), "{message}");
+}
+
+#[test]
+fn an_agent_http_address_may_be_set_per_node() {
+    let text = format!(
+        "{GOOD}\n[agent]\nhttp_address = \"0.0.0.0:9200\"\n[agent.http_addresses]\nn2 = \"127.0.0.1:9202\"\n"
+    );
+    let config = parse(&text).unwrap();
+    assert_eq!(
+        config.file.agent.http_address.as_deref(),
+        Some("0.0.0.0:9200")
+    );
+    assert_eq!(config.file.agent.http_addresses["n2"], "127.0.0.1:9202");
+
+    let bad = format!("{GOOD}\n[agent.http_addresses]\nn2 = \"nowhere\"\n");
+    let message = error_text(&bad);
+    assert!(
+        message.contains("key `agent.http_addresses.n2`"),
+        "{message}"
     );
 }

@@ -43,6 +43,7 @@ pub(crate) fn problems(config: &Config) -> Vec<ConfigError> {
     check_nodes(&mut problems);
     check_timeouts(&mut problems);
     check_accounting(&mut problems);
+    check_agent(&mut problems);
     problems.found
 }
 
@@ -149,6 +150,30 @@ fn check_controllers(problems: &mut Problems) {
                 key("address"),
                 format!("address {} is used twice", controller.address),
             );
+        }
+        if let Some(http) = &controller.http_address {
+            if let Err(problem) = address_problem(http) {
+                problems.add(key("http_address"), problem);
+            } else if !addresses.insert(http.as_str()) {
+                problems.add(
+                    key("http_address"),
+                    format!("address {http} is already used by a controller"),
+                );
+            }
+        }
+    }
+}
+
+fn check_agent(problems: &mut Problems) {
+    let agent = &problems.config.file.agent;
+    if let Some(address) = &agent.http_address {
+        if let Err(problem) = address_problem(address) {
+            problems.add("agent.http_address", problem);
+        }
+    }
+    for (node, address) in &agent.http_addresses {
+        if let Err(problem) = address_problem(address) {
+            problems.add(format!("agent.http_addresses.{node}"), problem);
         }
     }
 }

@@ -14,11 +14,13 @@
 //! - [`propose`]: the one write path into the log, and linearizable reads.
 //! - [`auth`]: tokens to actors.
 //! - [`leader`]: work done only while leader.
+//! - [`http`]: `/metrics`, `/health` and `/leader` over plain HTTP.
 
 pub mod accounting;
 pub mod auth;
 pub mod client_service;
 pub mod gateway;
+pub mod http;
 pub mod leader;
 pub mod network;
 pub mod node;

@@ -16,6 +16,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use crate::auth::Authenticator;
 use crate::client_service::ClientService;
 use crate::gateway::{self, Hub};
+use crate::http::{self, ControllerMetrics, HttpContext, SubmitTimerLayer};
 use crate::network::PeerNetwork;
 use crate::propose::Proposer;
 use crate::raft_service::RaftService;
@@ -49,6 +50,16 @@ pub async fn run(
             address: settings.address.clone(),
             message: format!("cannot listen: {error}"),
         })?;
+    let http_listener =
+        match &settings.http_address {
+            Some(address) => Some(corral_metrics::bind(address).await.map_err(|message| {
+                ControllerError::Serve {
+                    address: address.clone(),
+                    message: format!("{message} (http_address of controller {})", options.id),
+                }
+            })?),
+            None => None,
+        };
     let agent_endpoint =
         gateway::endpoint(&settings.address, &tls.ca, &tls.identity).map_err(|message| {
             ControllerError::Serve {
@@ -92,6 +103,26 @@ pub async fn run(
         config.file.raft.election_timeout_max_ms,
     );
     let hub = Arc::new(Hub::default());
+    let metrics = Arc::new(ControllerMetrics::default());
+    let elections = tokio::spawn({
+        let (metrics, raft) = (metrics.clone(), raft.clone());
+        async move { metrics.watch_elections(raft).await }
+    });
+    let (stop_http, http_stopped) = watch::channel(false);
+    let http = http_listener.map(|listener| {
+        let context = HttpContext {
+            raft: raft.clone(),
+            state: state.clone(),
+            hub: hub.clone(),
+            metrics: metrics.clone(),
+            address: settings.address.clone(),
+            cluster_name: config.file.cluster_name.clone(),
+        };
+        let mut stopped = http_stopped;
+        tokio::spawn(http::serve(listener, context, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }))
+    });
     let agents = tokio::spawn(gateway::serve(
         agent_endpoint.clone(),
         hub.clone(),
@@ -105,6 +136,7 @@ pub async fn run(
         config.clone(),
         hub.clone(),
         accounting.clone(),
+        metrics.clone(),
         duties_stopped,
     ));
     let client_service = ClientService::new(
@@ -116,9 +148,23 @@ pub async fn run(
         accounting,
         hub,
     );
-    let served = serve(listener, &tls, raft.clone(), client_service, shutdown).await;
+    let submit_timer = SubmitTimerLayer::new(metrics);
+    let served = serve(
+        listener,
+        &tls,
+        raft.clone(),
+        client_service,
+        submit_timer,
+        shutdown,
+    )
+    .await;
     let _ = stop_duties.send(true);
     let _ = duties.await;
+    let _ = stop_http.send(true);
+    if let Some(http) = http {
+        let _ = http.await;
+    }
+    elections.abort();
     agent_endpoint.close(0u32.into(), b"controller shutting down");
     agents.abort();
     if let Err(error) = raft.shutdown().await {
@@ -136,6 +182,7 @@ async fn serve(
     tls: &TlsFiles,
     raft: Raft,
     client_service: ClientService,
+    submit_timer: SubmitTimerLayer,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     // Client certificates are optional at the TLS layer because clients use
@@ -155,6 +202,7 @@ async fn serve(
     Server::builder()
         .tls_config(tls_config)
         .map_err(|error| format!("TLS configuration: {error}"))?
+        .layer(submit_timer)
         .add_service(raft_service)
         .add_service(client_service)
         .serve_with_incoming_shutdown(incoming, shutdown)

@@ -184,6 +184,9 @@ pub fn config_file(
                     data_dir: Some(root.join(format!("data/controller-{id}"))),
                     tls_cert: Some(cert.cert),
                     tls_key: Some(cert.key),
+                    http_address: options
+                        .http_port
+                        .map(|port| SocketAddr::new(address.ip(), port).to_string()),
                 }
             })
             .collect(),
@@ -213,6 +216,7 @@ pub fn config_file(
             spool_dir: root.join("spool/{node}"),
             tls_cert: tls.join("node-{node}.pem"),
             tls_key: tls.join("node-{node}-key.pem"),
+            ..AgentSection::default()
         },
         accounting: corral_config::AccountingSection::default(),
     }

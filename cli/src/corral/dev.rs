@@ -4,7 +4,7 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `corral.toml` | the cluster's configuration (controllers, TLS, partitions, client token) |
+//! | `corral.toml` | the cluster's configuration (controllers and their HTTP ports, TLS, partitions, client token, agents' HTTP ports) |
 //! | `root.token` | the root token (mode 0600) |
 //! | `tls/` | the cluster CA, one certificate per controller and one per node |
 //! | `tokens/<user>.token` | the token of the user who ran `dev up`, an administrator |
@@ -385,7 +385,12 @@ fn create(dir: &Path, shape: &Shape) -> anyhow::Result<()> {
             .with_context(|| format!("creating {}", dir.join(sub).display()))?;
     }
     let root = fs::canonicalize(dir)?;
-    let ports = free_ports(shape.controllers as usize)?;
+    // One port per controller (gRPC and QUIC), then one per controller and
+    // one per agent for HTTP (/metrics, /health, /leader).
+    let controllers = shape.controllers as usize;
+    let all_ports = free_ports(2 * controllers + shape.agents as usize)?;
+    let (ports, http_ports) = all_ports.split_at(controllers);
+    let (controller_http_ports, agent_http_ports) = http_ports.split_at(controllers);
     let ids: Vec<u64> = (1..=shape.controllers).collect();
     let hosts: Vec<(u64, Vec<String>)> = ids
         .iter()
@@ -404,14 +409,15 @@ fn create(dir: &Path, shape: &Shape) -> anyhow::Result<()> {
         data_dir: root.join("data"),
         controllers: ids
             .iter()
-            .zip(&ports)
-            .map(|(id, port)| ControllerEntry {
+            .zip(ports.iter().zip(controller_http_ports))
+            .map(|(id, (port, http_port))| ControllerEntry {
                 id: *id,
                 address: format!("127.0.0.1:{port}"),
                 name: None,
                 data_dir: Some(root.join(format!("data/controller-{id}"))),
                 tls_cert: Some(tls.join(format!("controller-{id}.pem"))),
                 tls_key: Some(tls.join(format!("controller-{id}-key.pem"))),
+                http_address: Some(format!("127.0.0.1:{http_port}")),
             })
             .collect(),
         tls: TlsSection {
@@ -445,6 +451,12 @@ fn create(dir: &Path, shape: &Shape) -> anyhow::Result<()> {
             spool_dir: root.join("spool/{node}"),
             tls_cert: tls.join("node-{node}.pem"),
             tls_key: tls.join("node-{node}-key.pem"),
+            http_address: None,
+            http_addresses: node_names
+                .iter()
+                .zip(agent_http_ports)
+                .map(|(node, port)| (node.clone(), format!("127.0.0.1:{port}")))
+                .collect(),
         },
         accounting: AccountingSection {
             urls: shape.accounting_urls.clone(),

@@ -25,6 +25,8 @@ mod scheduling;
 mod steps;
 mod sync;
 
+pub(crate) use pump::oldest_time_ms as record_time_ms;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,6 +39,7 @@ use tokio::task::JoinHandle;
 use corral_accounting::AccountingDb;
 
 use crate::gateway::{AgentEvent, Hub};
+use crate::http::ControllerMetrics;
 use crate::propose::{wall_clock_ms, Proposer};
 
 /// How often the duties look at heartbeats and resend what is unacknowledged.
@@ -52,6 +55,7 @@ pub async fn supervise(
     config: Arc<Config>,
     hub: Arc<Hub>,
     accounting: Arc<AccountingDb>,
+    recorded: Arc<ControllerMetrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut metrics = raft.metrics();
@@ -75,6 +79,7 @@ pub async fn supervise(
                     config: config.clone(),
                     hub: hub.clone(),
                     accounting: accounting.clone(),
+                    metrics: recorded.clone(),
                 };
                 duties = Some((leading, tokio::spawn(context.lead(caught_up_index))));
             }
@@ -124,6 +129,7 @@ pub(crate) struct Duties {
     pub config: Arc<Config>,
     pub hub: Arc<Hub>,
     pub accounting: Arc<AccountingDb>,
+    pub metrics: Arc<ControllerMetrics>,
 }
 
 /// A task of the duties, ended with them.

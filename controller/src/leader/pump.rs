@@ -138,7 +138,7 @@ async fn acknowledge(duties: &Duties, upto: u64) {
 }
 
 /// When the change a record carries happened, for "how far behind".
-fn oldest_time_ms(record: &corral_state::AccountingRecord) -> u64 {
+pub(crate) fn oldest_time_ms(record: &corral_state::AccountingRecord) -> u64 {
     match record {
         corral_state::AccountingRecord::Job(job) => job
             .end_time_ms

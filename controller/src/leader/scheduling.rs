@@ -58,7 +58,12 @@ impl Scheduler {
             tokio::task::spawn_blocking(move || state.read(|s| schedule(s, now_ms, &config)))
                 .await
                 .ok()?;
-        let pass_ms = started_at.elapsed().as_millis();
+        let pass_time = started_at.elapsed();
+        self.duties
+            .metrics
+            .scheduling_pass_duration
+            .observe(pass_time);
+        let pass_ms = pass_time.as_millis();
         if plan.allocations.is_empty() && plan.reasons.is_empty() {
             return None;
         }
