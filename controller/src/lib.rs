@@ -14,6 +14,7 @@
 //! - [`propose`]: the one write path into the log, and linearizable reads.
 //! - [`auth`]: tokens to actors.
 //! - [`leader`]: work done only while leader.
+//! - [`snapshot`]: `SaveSnapshot`, a backup of the state (`corral snapshot save`).
 
 pub mod accounting;
 pub mod auth;
@@ -25,6 +26,9 @@ pub mod node;
 pub mod propose;
 pub mod raft_service;
 pub mod signal;
+pub mod snapshot;
+#[cfg(feature = "upgrade-test-variant")]
+pub mod upgrade_test;
 
 pub use node::{run, RunOptions};
 
