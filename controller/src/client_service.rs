@@ -588,4 +588,17 @@ impl Corral for ClientService {
         }
         Ok(Response::new(wire::ChangePolicyReply { outcomes }))
     }
+
+    async fn save_snapshot(
+        &self,
+        request: Request<wire::SaveSnapshotRequest>,
+    ) -> Result<Response<wire::SaveSnapshotReply>, Status> {
+        crate::snapshot::save(
+            &self.proposer,
+            &self.authenticator,
+            &self.cluster_name,
+            request,
+        )
+        .await
+    }
 }

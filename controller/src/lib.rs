@@ -15,6 +15,7 @@
 //! - [`auth`]: tokens to actors.
 //! - [`leader`]: work done only while leader.
 //! - [`http`]: `/metrics`, `/health` and `/leader` over plain HTTP.
+//! - [`snapshot`]: `SaveSnapshot`, a backup of the state (`corral snapshot save`).
 
 pub mod accounting;
 pub mod auth;
@@ -27,6 +28,9 @@ pub mod node;
 pub mod propose;
 pub mod raft_service;
 pub mod signal;
+pub mod snapshot;
+#[cfg(feature = "upgrade-test-variant")]
+pub mod upgrade_test;
 
 pub use node::{run, RunOptions};
 

@@ -102,6 +102,11 @@ pub async fn run(
         state.clone(),
         config.file.raft.election_timeout_max_ms,
     );
+    #[cfg(feature = "upgrade-test-variant")]
+    let upgrade_test = tokio::spawn(crate::upgrade_test::propose_when_leader(
+        raft.clone(),
+        proposer.clone(),
+    ));
     let hub = Arc::new(Hub::default());
     let metrics = Arc::new(ControllerMetrics::default());
     let elections = tokio::spawn({
@@ -149,15 +154,28 @@ pub async fn run(
         hub,
     );
     let submit_timer = SubmitTimerLayer::new(metrics);
+    let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel();
+    let fatal_watch = tokio::spawn(watch_fatal(raft.clone(), fatal_tx));
+    let mut fatal_rx = fatal_rx;
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            _ = &mut fatal_rx => {}
+        }
+    };
     let served = serve(
         listener,
         &tls,
         raft.clone(),
         client_service,
         submit_timer,
-        shutdown,
+        stop,
     )
     .await;
+    fatal_watch.abort();
+    #[cfg(feature = "upgrade-test-variant")]
+    upgrade_test.abort();
+    let fatal = fatal_watch.await.ok().flatten();
     let _ = stop_duties.send(true);
     let _ = duties.await;
     let _ = stop_http.send(true);
@@ -171,10 +189,34 @@ pub async fn run(
         tracing::warn!("raft shutdown: {error}");
     }
     tracing::info!("controller stopped");
+    if let Some(fatal) = fatal {
+        return Err(ControllerError::Raft(fatal));
+    }
     served.map_err(|message| ControllerError::Serve {
         address: settings.address.clone(),
         message,
     })
+}
+
+/// Waits until the Raft node stops on a fatal error (a storage error, such
+/// as a log entry written by a newer Corral that this build refuses to
+/// apply), logs it and returns it, after telling the server to stop. A
+/// controller whose Raft node has stopped can only refuse every call; better
+/// that it exits, loudly, so that its supervisor and its operator see it,
+/// with its store as it was.
+async fn watch_fatal(raft: Raft, stop: tokio::sync::oneshot::Sender<()>) -> Option<String> {
+    let mut metrics = raft.metrics();
+    loop {
+        if let Err(fatal) = &metrics.borrow().running_state {
+            let message = format!("the Raft node stopped: {fatal}");
+            tracing::error!("{message}; stopping the controller");
+            let _ = stop.send(());
+            return Some(message);
+        }
+        if metrics.changed().await.is_err() {
+            return None;
+        }
+    }
 }
 
 async fn serve(

@@ -51,7 +51,7 @@ impl Proposer {
         self.refuse_without_quorum()?;
         let now_ms = wall_clock_ms().max(self.state.read(ClusterState::latest_now_ms));
         let command = make(now_ms);
-        let write = self.raft.client_write(command);
+        let write = self.raft.client_write(command.into());
         match tokio::time::timeout(Duration::from_millis(PROPOSE_TIMEOUT_MS), write).await {
             Ok(Ok(response)) => Ok(response.data),
             Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward)))) => {

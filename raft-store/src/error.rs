@@ -31,6 +31,18 @@ pub enum StoreError {
     /// written by an incompatible version.
     #[error("{path} is corrupt: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    /// Something stored was written by a newer Corral, in a format version
+    /// this build does not know.
+    #[error(
+        "{path}: {what} format version {found} is newer than this Corral understands \
+         (up to {newest}): it was written by a newer Corral; upgrade this binary"
+    )]
+    NewerFormat {
+        path: PathBuf,
+        what: &'static str,
+        found: u32,
+        newest: u32,
+    },
 }
 
 impl StoreError {

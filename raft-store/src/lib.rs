@@ -6,7 +6,7 @@
 //! | path | what |
 //! |---|---|
 //! | `dir/sled/` | one sled database: tree `log` (entries keyed by big-endian index, values the JSON of the whole `Entry`), tree `meta` (vote, committed log id, last purged log id) |
-//! | `dir/snapshot` | the current snapshot: a format line, the `SnapshotMeta` as one JSON line, then the `ClusterState` JSON |
+//! | `dir/snapshot` | the current snapshot: a format line, the `SnapshotMeta` as one JSON line, then the `ClusterState` (module `state_format`) |
 //! | `dir/snapshot.tmp` | a snapshot being written; removed on open |
 //!
 //! The state machine itself lives in memory ([`StateHandle`] reads it). It is
@@ -53,11 +53,26 @@
 //! unacknowledged `append` and never a hole. A stored entry that does not
 //! decode is reported as a storage error (openraft then stops the node); it is
 //! never skipped.
+//!
+//! # Versions
+//!
+//! The log's commands (module `command_format`), the snapshot file (module
+//! `snapshot_file`) and the state inside it (module `state_format`) each
+//! carry a format version; what was written before versions existed is
+//! version 1 as it stands. Something newer than this build understands is
+//! refused with both versions named, never read as garbage: a log entry is
+//! stored and replicated but not applied (applying it is a storage error,
+//! which stops the Raft node and makes the controller exit), a snapshot is
+//! not loaded or installed.
 
+mod backup_file;
+mod command_format;
 mod durable;
 mod error;
 mod log_store;
+mod offline;
 mod snapshot_file;
+mod state_format;
 mod state_machine;
 pub mod typ;
 
@@ -66,16 +81,21 @@ use std::io::Cursor;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use backup_file::{Backup, BackupError, BackupHeader, BACKUP_FORMAT_VERSION};
+pub use command_format::{LogCommand, NewerCommand};
 pub use error::StoreError;
 pub use log_store::{LogReader, LogStore};
-pub use state_machine::{SnapshotBuilder, StateHandle, StateMachineStore};
+pub use offline::{read_stopped_store, StoppedStore};
+pub use snapshot_file::SNAPSHOT_FORMAT_VERSION;
+pub use state_format::{decode_state, encode_state, StateFormatError, STATE_FORMAT_VERSION};
+pub use state_machine::{SnapshotBuilder, StateCopy, StateHandle, StateMachineStore};
 
 openraft::declare_raft_types!(
     /// Corral's openraft type configuration: the log carries
-    /// [`corral_state::Command`]s and applying one yields an
-    /// [`corral_state::Outcome`].
+    /// [`corral_state::Command`]s (as [`LogCommand`]s, which know their
+    /// format version) and applying one yields an [`corral_state::Outcome`].
     pub TypeConfig:
-        D = corral_state::Command,
+        D = LogCommand,
         R = corral_state::Outcome,
         NodeId = u64,
         Node = openraft::BasicNode,

@@ -81,6 +81,29 @@ impl LogStore {
         Ok(())
     }
 
+    /// Records `vote` durably, outside openraft: seeding a data directory
+    /// from a backup (`Backup::seed_data_dir`).
+    pub(crate) fn seed_vote(&self, vote: &Vote) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(vote)
+            .map_err(|e| StoreError::io("encode the vote in", self.durable.dir(), e.into()))?;
+        self.meta
+            .insert(VOTE_KEY, bytes)
+            .map_err(|source| StoreError::sled("record the vote", self.durable.dir(), source))?;
+        self.durable.make_durable()
+    }
+
+    /// Every stored entry after `index` (all of them for `None`), in order:
+    /// reading a stopped controller's store (`offline`).
+    pub(crate) fn entries_after(&self, index: Option<u64>) -> Result<Vec<Entry>, StoreError> {
+        let range = match index {
+            Some(index) => (Bound::Excluded(index), Bound::Unbounded),
+            None => (Bound::Unbounded, Bound::Unbounded),
+        };
+        self.reader
+            .read_entries(range, usize::MAX)
+            .map_err(|error| StoreError::corrupt(self.durable.dir(), error.to_string()))
+    }
+
     fn write_meta<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StorageError> {
         let bytes = serde_json::to_vec(value)
             .map_err(|e| storage_io(ErrorSubject::Store, ErrorVerb::Write, e))?;

@@ -9,7 +9,10 @@
 //! ```
 //!
 //! The data part is exactly the bytes openraft sends to followers, so a
-//! received snapshot is stored as it arrived.
+//! received snapshot is stored as it arrived; it carries its own version
+//! (`state_format`). A file whose format line names a version above
+//! [`SNAPSHOT_FORMAT_VERSION`] was written by a newer Corral and is refused
+//! as such, not as corruption.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -20,8 +23,12 @@ use std::sync::Mutex;
 use crate::durable::sync_dir;
 use crate::{LogId, SnapshotMeta, StoreError, SNAPSHOT_FILE_NAME, SNAPSHOT_TMP_FILE_NAME};
 
-/// The first line of every snapshot file.
+/// The newest snapshot file format version this build understands and writes.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+/// The first line of every snapshot file this build writes.
 const SNAPSHOT_FORMAT_LINE: &[u8] = b"corral-snapshot 1\n";
+/// What the first line of every snapshot file starts with.
+const SNAPSHOT_FORMAT_PREFIX: &[u8] = b"corral-snapshot ";
 
 /// A snapshot as stored: its meta and its data bytes.
 pub(crate) struct StoredSnapshot {
@@ -160,9 +167,26 @@ fn read_snapshot(path: &Path) -> Result<Option<StoredSnapshot>, StoreError> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(StoreError::io("read", path, source)),
     };
+    if let Some(found) = newer_format_version(&bytes) {
+        return Err(StoreError::NewerFormat {
+            path: path.to_path_buf(),
+            what: "snapshot file",
+            found,
+            newest: SNAPSHOT_FORMAT_VERSION,
+        });
+    }
     parse_snapshot(&bytes)
         .map(Some)
         .map_err(|reason| StoreError::corrupt(path, reason))
+}
+
+/// The version on a snapshot file's format line, when it is above
+/// [`SNAPSHOT_FORMAT_VERSION`].
+fn newer_format_version(bytes: &[u8]) -> Option<u32> {
+    let rest = bytes.strip_prefix(SNAPSHOT_FORMAT_PREFIX)?;
+    let line = &rest[..rest.iter().position(|&byte| byte == b'\n')?];
+    let version: u32 = std::str::from_utf8(line).ok()?.trim().parse().ok()?;
+    (version > SNAPSHOT_FORMAT_VERSION).then_some(version)
 }
 
 fn parse_snapshot(bytes: &[u8]) -> Result<StoredSnapshot, String> {
@@ -243,5 +267,19 @@ mod tests {
         let error = SnapshotFiles::open(dir.path()).err().unwrap();
         assert!(error.to_string().contains("is corrupt"), "{error}");
         assert!(error.to_string().contains(SNAPSHOT_FILE_NAME), "{error}");
+    }
+
+    #[test]
+    fn a_snapshot_file_of_a_newer_format_is_refused_naming_both_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join(SNAPSHOT_FILE_NAME),
+            b"corral-snapshot 3\n{}\n{}",
+        )
+        .unwrap();
+        let error = SnapshotFiles::open(dir.path()).err().unwrap().to_string();
+        assert!(error.contains("snapshot file format version 3"), "{error}");
+        assert!(error.contains("up to 1"), "{error}");
+        assert!(!error.contains("corrupt"), "{error}");
     }
 }

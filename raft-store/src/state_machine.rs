@@ -13,9 +13,10 @@ use tokio::sync::watch;
 use crate::durable::run_blocking;
 use crate::error::storage_io;
 use crate::snapshot_file::{SnapshotFiles, StoredSnapshot};
+use crate::state_format::{decode_state, encode_state, StateFormatError};
 use crate::{
-    Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoreError, StoreOptions, StoredMembership,
-    TypeConfig, SNAPSHOT_FILE_NAME,
+    Entry, LogCommand, LogId, Snapshot, SnapshotMeta, StorageError, StoreError, StoreOptions,
+    StoredMembership, TypeConfig, SNAPSHOT_FILE_NAME,
 };
 
 /// The state machine storage of one controller. Owned by openraft once the
@@ -44,6 +45,14 @@ pub struct SnapshotBuilder {
     snapshots: Arc<SnapshotFiles>,
 }
 
+/// The applied state at one log id: see [`StateHandle::copy`].
+#[derive(Clone, Debug)]
+pub struct StateCopy {
+    pub state: ClusterState,
+    pub last_applied: Option<LogId>,
+    pub last_membership: StoredMembership,
+}
+
 struct Shared {
     applied: RwLock<Applied>,
     /// The index of the last applied entry, for callers that wait for one.
@@ -59,30 +68,36 @@ struct Applied {
 }
 
 impl Applied {
-    fn from_snapshot(meta: SnapshotMeta, data: &[u8]) -> Result<Applied, serde_json::Error> {
+    fn from_snapshot(meta: SnapshotMeta, data: &[u8]) -> Result<Applied, StateFormatError> {
         Ok(Applied {
-            state: serde_json::from_slice(data)?,
+            state: decode_state(data)?,
             last_applied: meta.last_log_id,
             last_membership: meta.last_membership,
         })
     }
 
-    fn apply_entry(&mut self, entry: Entry, check_invariants: bool) -> Outcome {
-        self.last_applied = Some(entry.log_id);
-        match entry.payload {
+    /// Applies one entry; an entry written by a newer Corral is refused
+    /// and leaves everything as it was (`last_applied` included).
+    fn apply_entry(&mut self, entry: Entry, check_invariants: bool) -> Result<Outcome, String> {
+        let outcome = match entry.payload {
             EntryPayload::Blank => Outcome::Done,
-            EntryPayload::Normal(command) => {
+            EntryPayload::Normal(LogCommand::Known(command)) => {
                 let outcome = self.state.apply(&command);
                 if check_invariants {
                     self.check_invariants(entry.log_id.index, || format!("command: {command:?}"));
                 }
                 outcome
             }
+            EntryPayload::Normal(LogCommand::Newer(newer)) => {
+                return Err(newer.refusal(&entry.log_id))
+            }
             EntryPayload::Membership(membership) => {
                 self.last_membership = StoredMembership::new(Some(entry.log_id), membership);
                 Outcome::Done
             }
-        }
+        };
+        self.last_applied = Some(entry.log_id);
+        Ok(outcome)
     }
 
     /// A violated invariant means the replicated state is corrupt; serving
@@ -130,10 +145,16 @@ impl StateMachineStore {
             Some(StoredSnapshot { meta, data }) => {
                 tracing::info!(snapshot = %meta, "restoring the state from the snapshot");
                 Applied::from_snapshot(meta, &data).map_err(|e| {
-                    StoreError::corrupt(
-                        &dir.join(SNAPSHOT_FILE_NAME),
-                        format!("the state does not decode: {e}"),
-                    )
+                    let path = dir.join(SNAPSHOT_FILE_NAME);
+                    match e {
+                        StateFormatError::Newer { found } => StoreError::NewerFormat {
+                            path,
+                            what: "state",
+                            found,
+                            newest: crate::STATE_FORMAT_VERSION,
+                        },
+                        StateFormatError::Corrupt(reason) => StoreError::corrupt(&path, reason),
+                    }
                 })?
             }
             None => Applied::default(),
@@ -148,6 +169,21 @@ impl StateMachineStore {
             check_invariants: options.check_invariants,
             reapplied_until,
         })
+    }
+
+    /// Applies `entries` outside openraft (a stopped controller's store,
+    /// `offline`); the first refused entry is an error.
+    pub(crate) fn apply_offline(&self, entries: Vec<Entry>, dir: &Path) -> Result<(), StoreError> {
+        {
+            let mut applied = self.shared.write();
+            for entry in entries {
+                applied.apply_entry(entry, false).map_err(|refusal| {
+                    StoreError::io("apply the log in", dir, std::io::Error::other(refusal))
+                })?;
+            }
+        }
+        self.shared.publish_applied_index();
+        Ok(())
     }
 
     /// A read handle that stays valid after this store is handed to openraft.
@@ -172,6 +208,17 @@ impl StateHandle {
     /// The id of the last applied log entry.
     pub fn applied_log_id(&self) -> Option<LogId> {
         self.shared.read().last_applied
+    }
+
+    /// A copy of the applied state with the log id and membership it
+    /// reflects, taken at one instant (a backup's content).
+    pub fn copy(&self) -> StateCopy {
+        let applied = self.shared.read();
+        StateCopy {
+            state: applied.state.clone(),
+            last_applied: applied.last_applied,
+            last_membership: applied.last_membership.clone(),
+        }
     }
 
     /// Follows the applied index as it grows.
@@ -206,15 +253,19 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let outcomes = {
             let mut applied = self.shared.write();
             let mut reapplied = None;
-            let outcomes = entries
+            let outcomes: Result<Vec<Outcome>, (LogId, String)> = entries
                 .into_iter()
                 .map(|entry| {
-                    let index = entry.log_id.index;
-                    let reapplying = self.reapplied_until.is_some_and(|until| index <= until);
+                    let log_id = entry.log_id;
+                    let reapplying = self
+                        .reapplied_until
+                        .is_some_and(|until| log_id.index <= until);
                     if reapplying {
-                        reapplied = Some(index);
+                        reapplied = Some(log_id.index);
                     }
-                    applied.apply_entry(entry, self.check_invariants && !reapplying)
+                    applied
+                        .apply_entry(entry, self.check_invariants && !reapplying)
+                        .map_err(|refusal| (log_id, refusal))
                 })
                 .collect();
             if let (true, Some(index)) = (self.check_invariants, reapplied) {
@@ -223,7 +274,14 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             outcomes
         };
         self.shared.publish_applied_index();
-        Ok(outcomes)
+        outcomes.map_err(|(log_id, refusal)| {
+            tracing::error!("{refusal}");
+            storage_io(
+                ErrorSubject::Apply(log_id),
+                ErrorVerb::Read,
+                std::io::Error::other(refusal),
+            )
+        })
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
@@ -295,7 +353,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let snapshots = self.snapshots.clone();
         let persisted_meta = meta.clone();
         let data = run_blocking(move || {
-            let data = serde_json::to_vec(&*state)
+            let data = encode_state(&state)
                 .map_err(|e| StoreError::io("encode the state for", &snapshots.path(), e.into()))?;
             snapshots.persist_built(&persisted_meta, &data)?;
             Ok(data)

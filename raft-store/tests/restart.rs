@@ -130,12 +130,15 @@ async fn a_real_raft_node_reapplies_its_committed_log_after_restart() {
             .current_leader(NODE_ID, "elected")
             .await
             .unwrap();
-        raft.client_write(common::set_partitions(1_000))
+        raft.client_write(common::set_partitions(1_000).into())
             .await
             .unwrap();
         let mut last_index = 0;
         for serial in 0..20 {
-            let response = raft.client_write(submit_job(serial, 500)).await.unwrap();
+            let response = raft
+                .client_write(submit_job(serial, 500).into())
+                .await
+                .unwrap();
             assert_eq!(
                 response.data,
                 Outcome::Submitted {

@@ -190,6 +190,8 @@ impl ClusterState {
                 hold,
                 now_ms,
             } => self.apply_requeue_job(*job_id, actor, *hold, *now_ms),
+            #[cfg(feature = "upgrade-test-variant")]
+            Command::UpgradeTestVariant { .. } => Outcome::Done,
         };
         if !self.waiting.is_empty() {
             self.resolve_dependencies(command.now_ms());

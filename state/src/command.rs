@@ -4,6 +4,26 @@
 //! every controller must decode every entry ever written, so variants are only
 //! ever added at the end; none is removed, renamed or reordered, and new fields
 //! carry `#[serde(default)]`.
+//!
+//! # Versions
+//!
+//! Each command has a *format version* ([`Command::format_version`]): the
+//! oldest Corral command format that can apply it faithfully. Every command
+//! known today is version 1, and so is every entry written before versions
+//! existed. A change that an older controller would misread bumps
+//! [`COMMAND_FORMAT_VERSION`] and makes the commands using it report the new
+//! version:
+//!
+//! - a new variant: that variant is the new version;
+//! - a new field whose default keeps the old meaning: the command is the new
+//!   version only when the field is not its default (older controllers
+//!   would ignore the field, and silently apply something else);
+//! - a new meaning for an existing command: that command is the new version.
+//!
+//! The log's encoding (`corral-raft-store`) stamps each entry with its
+//! command's version, so an older controller recognises an entry it cannot
+//! apply and stops instead of diverging, while entries every version
+//! understands keep flowing to it during a rolling upgrade.
 
 use std::fmt;
 
@@ -16,6 +36,15 @@ use crate::partition::Partition;
 use crate::policy::PolicyChange;
 use crate::step::StepSpec;
 use crate::user::{Actor, User};
+
+/// The newest command format version this build understands and writes.
+#[cfg(not(feature = "upgrade-test-variant"))]
+pub const COMMAND_FORMAT_VERSION: u32 = 1;
+/// The newest command format version this build understands and writes
+/// (the `upgrade-test-variant` build: one version ahead, for the upgrade
+/// tests).
+#[cfg(feature = "upgrade-test-variant")]
+pub const COMMAND_FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
@@ -153,6 +182,11 @@ pub enum Command {
         hold: bool,
         now_ms: u64,
     },
+    /// Only in builds with the `upgrade-test-variant` feature: what a newer
+    /// Corral adding a command looks like to an older one (`tests/upgrade.rs`).
+    /// Applying it changes nothing. Format version 2.
+    #[cfg(feature = "upgrade-test-variant")]
+    UpgradeTestVariant { note: String, now_ms: u64 },
 }
 
 /// What `scontrol update` of a job changes; `None` leaves a field as it is.
@@ -231,7 +265,27 @@ impl Command {
             | Command::ChangePolicy { now_ms, .. }
             | Command::UpdateJob { now_ms, .. }
             | Command::RequeueJob { now_ms, .. } => *now_ms,
+            #[cfg(feature = "upgrade-test-variant")]
+            Command::UpgradeTestVariant { now_ms, .. } => *now_ms,
         }
+    }
+
+    /// The oldest command format version that applies this command
+    /// faithfully (see the module documentation). At most
+    /// [`COMMAND_FORMAT_VERSION`].
+    pub fn format_version(&self) -> u32 {
+        match self {
+            #[cfg(feature = "upgrade-test-variant")]
+            Command::UpgradeTestVariant { .. } => 2,
+            _ => 1,
+        }
+    }
+
+    /// The name of every variant this build knows, as it is encoded (the
+    /// external tag of its JSON), in declaration order. An entry whose tag
+    /// is not among them was written by a newer Corral.
+    pub fn variant_names() -> &'static [&'static str] {
+        crate::variant_names::of::<Command>()
     }
 }
 

@@ -34,6 +34,7 @@ pub mod policy;
 mod request_window;
 pub mod step;
 mod user;
+mod variant_names;
 
 pub use accounting::{AccountingRecord, JobRecord, OutboxEntry, StepId, StepRecord};
 pub use allocation::{Allocation, AllocationId, NodeShare, PlannedAllocation};
@@ -43,7 +44,7 @@ pub use array::{ArraySpec, ArrayTask, MAX_ARRAY_SIZE};
 pub use cluster::{ClusterState, JobQuery};
 pub use command::{
     Command, FinishCause, JobUpdate, NodeChange, NodeDefinition, Outcome, Rejection,
-    TimeLimitUpdate,
+    TimeLimitUpdate, COMMAND_FORMAT_VERSION,
 };
 pub use dependency::{
     ConditionState, Dependencies, DependencyCondition, DependencyKind, DependencySpec, Resolution,

@@ -6,6 +6,7 @@ mod certs;
 mod config_check;
 mod controller;
 pub mod dev;
+pub mod snapshot;
 pub mod status;
 pub mod user;
 
@@ -43,6 +44,9 @@ enum Command {
     /// Manage users and their tokens (administrators).
     #[command(subcommand)]
     User(user::Command),
+    /// Back up the replicated state and seed a new cluster from a backup.
+    #[command(subcommand)]
+    Snapshot(snapshot::Command),
     /// Show every controller's Raft role, term and indexes; exit 0 only when a leader is known.
     Status,
     /// A local cluster on this machine, for trying Corral out and for tests.
@@ -78,6 +82,9 @@ pub fn main(args: Vec<String>) -> u8 {
         Command::Config(command) => config_check::run(&config_path, command),
         Command::User(command) => {
             runtime().and_then(|rt| rt.block_on(user::run(&config_path, command)))
+        }
+        Command::Snapshot(command) => {
+            runtime().and_then(|rt| rt.block_on(snapshot::run(&config_path, command)))
         }
         Command::Status => runtime().and_then(|rt| rt.block_on(status::run(&config_path))),
         Command::Dev(command) => dev::run(command),

@@ -44,7 +44,7 @@ pub fn membership_entry(term: u64, index: u64) -> Entry {
 }
 
 pub fn command_entry(term: u64, index: u64, command: Command) -> Entry {
-    entry(term, index, EntryPayload::Normal(command))
+    entry(term, index, EntryPayload::Normal(command.into()))
 }
 
 pub fn set_partitions(now_ms: u64) -> Command {
@@ -130,7 +130,8 @@ pub async fn apply(state_machine: &mut StateMachineStore, entries: &[Entry]) -> 
 pub fn expected_state(entries: &[Entry]) -> ClusterState {
     let mut state = ClusterState::default();
     for entry in entries {
-        if let EntryPayload::Normal(command) = &entry.payload {
+        if let EntryPayload::Normal(corral_raft_store::LogCommand::Known(command)) = &entry.payload
+        {
             state.apply(command);
         }
     }
