@@ -577,3 +577,31 @@ fn report_body(args: &Args, runs: &[Run], nodes: usize, cpus: u64) -> Vec<(&'sta
         ),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::completion_states;
+
+    #[test]
+    fn counts_the_final_states_of_our_jobs_in_a_completion_log() {
+        let dir = std::env::temp_dir().join(format!("hb-jobcomp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("jobcomp.log");
+        // Lines as Slurm 22.05's jobcomp/filetxt writes them (shortened).
+        std::fs::write(
+            &log,
+            "JobId=1 UserId=root(0) GroupId=root(0) Name=wrap JobState=CANCELLED Partition=bench\n\
+             JobId=2 UserId=root(0) GroupId=root(0) Name=wrap JobState=COMPLETED Partition=bench\n\
+             JobId=3 UserId=root(0) GroupId=root(0) Name=wrap JobState=FAILED Partition=bench\n\
+             JobId=4 UserId=root(0) GroupId=root(0) Name=wrap JobState=COMPLETED Partition=bench\n",
+        )
+        .unwrap();
+        let ours: BTreeSet<u32> = [2, 3, 4, 9].into_iter().collect();
+        let states = completion_states(&log, &ours).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let counted: Vec<(&str, usize)> = states.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+        assert_eq!(counted, [("COMPLETED", 2), ("FAILED", 1)]);
+    }
+}
