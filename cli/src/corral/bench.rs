@@ -17,6 +17,8 @@
 //! | `bench/schedule.rs` | one scheduling pass over a big queue, in memory (no dev cluster, no `--dir`) |
 //! | `bench/drain.rs` | a queue of trivial jobs run to the end on agents: jobs per second |
 //! | `bench/unreported.rs` | how long job ends go unrecorded when the leader is killed while they run |
+//! | `bench/queue.rs` | controller memory, `squeue` and `sbatch` with 10,000 and 100,000 pending jobs |
+//! | `bench/slurm.rs` | real Slurm beside Corral: `--slurm-conf` runs a workload against Slurm |
 //!
 //! The submission benchmarks hold their jobs (`--hold`), so nothing would
 //! ever run them. `drain` and `unreported` run theirs: a cluster they create
@@ -26,8 +28,10 @@
 mod accounting;
 mod drain;
 mod failover;
+mod queue;
 mod report;
 mod schedule;
+mod slurm;
 mod stats;
 mod submission;
 mod submit_latency;
@@ -60,6 +64,8 @@ pub enum Command {
     Unreported(unreported::Args),
     /// Job end to its row in the accounting database, steady and after an outage.
     Accounting(accounting::Args),
+    /// Controller memory, squeue and sbatch latency with many pending jobs.
+    Queue(queue::Args),
 }
 
 /// What every benchmark takes.
@@ -84,6 +90,27 @@ pub struct Options {
 
 pub fn run(command: Command) -> anyhow::Result<u8> {
     match command {
+        Command::SubmitLatency(args) if args.slurm_conf.is_some() => {
+            slurm::with_slurm(&args.options, &args.slurm_conf, |s| {
+                submit_latency::run_slurm(s, &args)
+            })
+        }
+        Command::SubmitThroughput(args) if args.slurm_conf.is_some() => {
+            slurm::with_slurm(&args.options, &args.slurm_conf, |s| {
+                submit_throughput::run_slurm(s, &args)
+            })
+        }
+        Command::Drain(args) if args.slurm_conf.is_some() => {
+            slurm::with_slurm(&args.options, &args.slurm_conf, |s| {
+                drain::run_slurm(s, &args)
+            })
+        }
+        Command::Queue(args) if args.slurm_conf.is_some() => {
+            slurm::with_slurm(&args.options, &args.slurm_conf, |s| {
+                queue::run_slurm(s, &args)
+            })
+        }
+        Command::Queue(args) => with_cluster(&args.options, |cluster| queue::run(cluster, &args)),
         Command::SubmitLatency(args) => {
             with_cluster(&args.options, |cluster| submit_latency::run(cluster, &args))
         }

@@ -19,8 +19,18 @@
 //! jobs still not ended when the bound runs out (the run then counts until
 //! that moment and the next run follows) make the benchmark fail (exit 1)
 //! after writing its report.
+//!
+//! With `--slurm-conf PATH` the same jobs (`sbatch --wrap true`, not held)
+//! go to that Slurm the fastest way it offers for separate jobs: `--submitters`
+//! sbatch processes at once (`--array` would be one job of many tasks, not
+//! N jobs). Without accounting there is no `sacct`: the benchmark polls
+//! `squeue` every 200 ms until none of the jobs is pending, running or
+//! completing, so the figure is observed, late by at most one poll and one
+//! `squeue`; the states come from the job completion log (`JobCompLoc`,
+//! `jobcomp/filetxt`), whose end times are to the second.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -30,6 +40,7 @@ use corral_client::Client;
 use corral_proto as wire;
 
 use super::report::Json;
+use super::slurm::Slurm;
 use super::stats::{summary_json, Summary};
 use super::submission::{cluster_client, held_job_spec, submit, RequestIds};
 use super::{build_profile, milliseconds, Cluster, Options};
@@ -51,6 +62,12 @@ pub struct Args {
     /// Submissions in flight at once.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub tasks: u64,
+    /// Run the jobs on the Slurm of this slurm.conf instead.
+    #[arg(long, value_name = "PATH")]
+    pub slurm_conf: Option<PathBuf>,
+    /// With --slurm-conf: sbatch processes submitting at once.
+    #[arg(long, requires = "slurm_conf", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub submitters: u64,
 }
 
 /// Connections the submitting tasks share.
@@ -161,6 +178,137 @@ pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// Slurm's states of jobs that have not ended, for `squeue -t`.
+const SLURM_ACTIVE_STATES: &str =
+    "PENDING,RUNNING,COMPLETING,CONFIGURING,SUSPENDED,REQUEUED,RESIZING,SIGNALING,STAGE_OUT";
+
+/// The same workload on Slurm.
+pub fn run_slurm(slurm: &Slurm, args: &Args) -> anyhow::Result<u8> {
+    let cpus = slurm_cpus(slurm);
+    println!(
+        "drain (Slurm {}): {} jobs running `true` per run ({} sbatch processes at once), {} runs, {cpus} CPUs",
+        slurm.version(),
+        args.jobs,
+        args.submitters,
+        slurm.repeat,
+    );
+    let completion_log = slurm.conf_value("JobCompLoc")?.map(PathBuf::from);
+    let mut runs = Vec::new();
+    for run in 1..=slurm.repeat {
+        let started = Instant::now();
+        let job_ids = slurm.parallel_sbatch(&["--wrap", "true"], args.jobs, args.submitters)?;
+        let submitted_ms = milliseconds(started.elapsed());
+        let ours: BTreeSet<u32> = job_ids.iter().copied().collect();
+        let deadline =
+            started + Duration::from_millis(DRAIN_WAIT_BASE_MS + DRAIN_WAIT_PER_JOB_MS * args.jobs);
+        let active = loop {
+            let active = slurm
+                .job_ids(SLURM_ACTIVE_STATES)?
+                .intersection(&ours)
+                .count();
+            if active == 0 || Instant::now() > deadline {
+                break active;
+            }
+            std::thread::sleep(Duration::from_millis(POLL_INTERVAL_MS));
+        };
+        let observed_ms = milliseconds(started.elapsed());
+        let mut ends = match &completion_log {
+            Some(path) => completion_states(path, &ours)?,
+            None => BTreeMap::new(),
+        };
+        let recorded: usize = ends.values().sum();
+        let unrecorded = (ours.len() - active).saturating_sub(recorded);
+        if unrecorded > 0 {
+            ends.insert("NOT_IN_COMPLETION_LOG".to_string(), unrecorded);
+        }
+        if active > 0 {
+            ends.insert(NOT_ENDED.to_string(), active);
+        }
+        let measured = Run {
+            drain_ms: observed_ms,
+            submitted_ms,
+            observed_ms,
+            ends,
+            jobs: args.jobs as usize,
+            held_ms: Vec::new(),
+        };
+        println!(
+            "run {run}/{}: {} jobs in {:.1} s: {:.1} jobs/s (all submitted after {:.1} s); ends: {}",
+            slurm.repeat,
+            measured.jobs,
+            measured.drain_ms / 1_000.0,
+            measured.jobs_per_second(),
+            measured.submitted_ms / 1_000.0,
+            describe_ends(&measured.ends)
+        );
+        runs.push(measured);
+    }
+    let not_completed: usize = runs.iter().map(Run::not_completed).sum();
+    print_summary(&runs, not_completed);
+    let mut body = report_body(args, &runs, 1, cpus);
+    if let Some((_, Json::Object(fields))) = body.first_mut() {
+        for (name, value) in fields.iter_mut() {
+            match name.as_str() {
+                "tasks" => *value = Json::count(args.submitters),
+                "clients" => *value = Json::text("sbatch processes"),
+                _ => {}
+            }
+        }
+        fields.push((
+            "end_detection".to_string(),
+            Json::text("squeue polled every 200 ms until no job is active"),
+        ));
+    }
+    slurm.write_report("drain", "", body)?;
+    if not_completed > 0 {
+        bail!("{not_completed} jobs ended in a state other than {COMPLETED}");
+    }
+    Ok(0)
+}
+
+/// CPUs of Slurm's nodes (`sinfo -h -o %C`: allocated/idle/other/total).
+fn slurm_cpus(slurm: &Slurm) -> u64 {
+    slurm
+        .command("sinfo")
+        .args(["-h", "-o", "%C"])
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .ok()
+        .and_then(|output| {
+            let text = String::from_utf8_lossy(&output.stdout).to_string();
+            text.trim().rsplit('/').next()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// The final state of each of `jobs` in a `jobcomp/filetxt` log, counted.
+fn completion_states(
+    path: &std::path::Path,
+    jobs: &BTreeSet<u32>,
+) -> anyhow::Result<BTreeMap<String, usize>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the job completion log {}", path.display()))?;
+    let mut states: BTreeMap<u32, String> = BTreeMap::new();
+    for line in text.lines() {
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|word| word.strip_prefix(name)?.strip_prefix('='))
+        };
+        if let (Some(id), Some(state)) = (field("JobId"), field("JobState")) {
+            if let Ok(id) = id.parse::<u32>() {
+                if jobs.contains(&id) {
+                    states.insert(id, state.to_string());
+                }
+            }
+        }
+    }
+    let mut counts = BTreeMap::new();
+    for state in states.into_values() {
+        *counts.entry(state).or_default() += 1;
+    }
+    Ok(counts)
+}
+
 /// The nodes the cluster's file declares, and their CPUs in all.
 fn node_capacity(cluster: &Cluster) -> (usize, u64) {
     let nodes = cluster.config.node_definitions();
@@ -228,7 +376,7 @@ async fn drain_run(
 /// `tasks` tasks take submissions from a shared counter until `jobs` are
 /// acknowledged; returns the job ids. A failed call ends the run: the
 /// client already retried it for `client.leader_wait_ms`.
-async fn submit_all(
+pub(super) async fn submit_all(
     clients: &[Arc<Client>],
     spec: &Arc<wire::JobSpec>,
     ids: &Arc<RequestIds>,
@@ -428,4 +576,32 @@ fn report_body(args: &Args, runs: &[Run], nodes: usize, cpus: u64) -> Vec<(&'sta
             ]),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::completion_states;
+
+    #[test]
+    fn counts_the_final_states_of_our_jobs_in_a_completion_log() {
+        let dir = std::env::temp_dir().join(format!("hb-jobcomp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("jobcomp.log");
+        // Lines as Slurm 22.05's jobcomp/filetxt writes them (shortened).
+        std::fs::write(
+            &log,
+            "JobId=1 UserId=root(0) GroupId=root(0) Name=wrap JobState=CANCELLED Partition=bench\n\
+             JobId=2 UserId=root(0) GroupId=root(0) Name=wrap JobState=COMPLETED Partition=bench\n\
+             JobId=3 UserId=root(0) GroupId=root(0) Name=wrap JobState=FAILED Partition=bench\n\
+             JobId=4 UserId=root(0) GroupId=root(0) Name=wrap JobState=COMPLETED Partition=bench\n",
+        )
+        .unwrap();
+        let ours: BTreeSet<u32> = [2, 3, 4, 9].into_iter().collect();
+        let states = completion_states(&log, &ours).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let counted: Vec<(&str, usize)> = states.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+        assert_eq!(counted, [("COMPLETED", 2), ("FAILED", 1)]);
+    }
 }

@@ -130,7 +130,7 @@ fn escape_into(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// Writes the report: `benchmark`, the command line, the date, the machine,
+/// Writes the report: `benchmark`, `system` (`corral`), the command line, the date, the machine,
 /// the cluster, then `body` (parameters, runs, summary).
 pub fn write(
     path: &Path,
@@ -138,9 +138,22 @@ pub fn write(
     cluster: Json,
     body: Vec<(&str, Json)>,
 ) -> anyhow::Result<()> {
+    write_for(path, "corral", benchmark, cluster, body)
+}
+
+/// [`write`] for the system measured: `corral`, or `slurm` for a workload
+/// run against real Slurm (`--slurm-conf`).
+pub fn write_for(
+    path: &Path,
+    system: &str,
+    benchmark: &str,
+    cluster: Json,
+    body: Vec<(&str, Json)>,
+) -> anyhow::Result<()> {
     let command_line: Vec<Json> = std::env::args().map(Json::Text).collect();
     let mut fields = vec![
         ("benchmark", Json::text(benchmark)),
+        ("system", Json::text(system)),
         ("command_line", Json::Array(command_line)),
         ("date_utc", Json::Text(utc_timestamp(SystemTime::now()))),
         ("machine", machine()),

@@ -4,10 +4,17 @@
 //! spawn to exit: exec, configuration, TLS handshake, the submission's commit
 //! on a majority (two fdatasyncs in sequence at least) and exit. The
 //! processes run one after another, so the cluster is otherwise idle.
+//!
+//! With `--slurm-conf PATH` the same processes are Slurm's
+//! `/usr/bin/sbatch --hold --wrap true` against that Slurm
+//! (see `bench/slurm.rs`).
+
+use std::path::PathBuf;
 
 use super::report::Json;
+use super::slurm::Slurm;
 use super::stats::{summary_json, Summary};
-use super::submission::{sbatch_process, time_sbatch};
+use super::submission::{sbatch_process, time_sbatch, SBATCH_ARGUMENTS};
 use super::{build_profile, milliseconds, Cluster, Options};
 
 #[derive(clap::Args)]
@@ -17,6 +24,9 @@ pub struct Args {
     /// sbatch processes per run, one after another.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub count: u64,
+    /// Measure Slurm's own sbatch against the Slurm of this slurm.conf instead.
+    #[arg(long, value_name = "PATH")]
+    pub slurm_conf: Option<PathBuf>,
 }
 
 /// Unmeasured processes before the first run: page cache, first connections.
@@ -30,25 +40,50 @@ pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
         cluster.controller_count(),
         build_profile()
     );
-    let mut sbatch = sbatch_process(cluster.config_path(), &cluster.dir)?;
+    let sbatch = sbatch_process(cluster.config_path(), &cluster.dir)?;
+    let runs = measure(sbatch, cluster.repeat, args.count)?;
+    cluster.write_report("submit-latency", "", report_body(args, &runs))?;
+    Ok(0)
+}
+
+/// The same against Slurm.
+pub fn run_slurm(slurm: &Slurm, args: &Args) -> anyhow::Result<u8> {
+    println!(
+        "submit-latency (Slurm {}): {} sbatch processes one after another, {} runs",
+        slurm.version(),
+        args.count,
+        slurm.repeat
+    );
+    let sbatch = slurm.sbatch(&SBATCH_ARGUMENTS);
+    let runs = measure(sbatch, slurm.repeat, args.count)?;
+    slurm.write_report("submit-latency", "", report_body(args, &runs))?;
+    slurm.cancel_all()?;
+    Ok(0)
+}
+
+/// `repeat` runs of `count` processes, after a few unmeasured ones.
+fn measure(
+    mut sbatch: std::process::Command,
+    repeat: u64,
+    count: u64,
+) -> anyhow::Result<Vec<Vec<f64>>> {
     for _ in 0..WARMUP_PROCESSES {
         time_sbatch(&mut sbatch)?;
     }
     let mut runs: Vec<Vec<f64>> = Vec::new();
-    for run in 1..=cluster.repeat {
-        let samples = (0..args.count)
+    for run in 1..=repeat {
+        let samples = (0..count)
             .map(|_| time_sbatch(&mut sbatch).map(milliseconds))
             .collect::<anyhow::Result<Vec<f64>>>()?;
         let summary = Summary::of(&samples).expect("count is at least 1");
         println!(
-            "run {run}/{}: median {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            cluster.repeat, summary.median, summary.p90, summary.p99, summary.max
+            "run {run}/{repeat}: median {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            summary.median, summary.p90, summary.p99, summary.max
         );
         runs.push(samples);
     }
     print_summary(&runs);
-    cluster.write_report("submit-latency", "", report_body(args, &runs))?;
-    Ok(0)
+    Ok(runs)
 }
 
 /// Per-run medians: their median and spread; and every sample pooled.

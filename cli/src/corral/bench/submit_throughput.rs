@@ -9,7 +9,11 @@
 //! connection each to the leader), sharing `--jobs` submissions. Each call
 //! returns only after its submission is committed on a majority and
 //! applied, so the figure is durable submissions per second.
+//!
+//! With `--slurm-conf PATH` (not with `--api`) the workers run Slurm's own
+//! `/usr/bin/sbatch --hold --wrap true` against that Slurm.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,9 +23,11 @@ use corral_client::Client;
 use corral_proto as wire;
 
 use super::report::Json;
+use super::slurm::Slurm;
 use super::stats::{summary_json, Summary};
 use super::submission::{
     cluster_client, held_job_spec, sbatch_process, submit, time_sbatch, RequestIds,
+    SBATCH_ARGUMENTS,
 };
 use super::{build_profile, milliseconds, Cluster, Options};
 
@@ -48,6 +54,9 @@ pub struct Args {
     /// With --api: submissions per run, shared by all tasks.
     #[arg(long, requires = "api", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub jobs: u64,
+    /// Run Slurm's own sbatch against the Slurm of this slurm.conf instead.
+    #[arg(long, value_name = "PATH", conflicts_with = "api")]
+    pub slurm_conf: Option<PathBuf>,
 }
 
 pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
@@ -70,20 +79,50 @@ fn run_cli(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
         cluster.controller_count(),
         build_profile()
     );
+    let sbatch = || sbatch_process(cluster.config_path(), &cluster.dir);
+    let body = measure_cli(&sbatch, cluster.repeat, args)?;
+    cluster.write_report("submit-throughput", "", body)?;
+    Ok(0)
+}
+
+/// The same against Slurm.
+pub fn run_slurm(slurm: &Slurm, args: &Args) -> anyhow::Result<u8> {
+    println!(
+        "submit-throughput (Slurm {}): concurrent sbatch workers {:?}, {} jobs each, {} runs",
+        slurm.version(),
+        args.concurrency,
+        args.jobs_per_worker,
+        slurm.repeat
+    );
+    let sbatch = || Ok(slurm.sbatch(&SBATCH_ARGUMENTS));
+    let body = measure_cli(&sbatch, slurm.repeat, args)?;
+    slurm.write_report("submit-throughput", "", body)?;
+    slurm.cancel_all()?;
+    Ok(0)
+}
+
+pub(super) type SbatchFactory<'a> = dyn Fn() -> anyhow::Result<std::process::Command> + Sync + 'a;
+
+/// Every concurrency `repeat` times; the report's body.
+fn measure_cli(
+    sbatch: &SbatchFactory<'_>,
+    repeat: u64,
+    args: &Args,
+) -> anyhow::Result<Vec<(&'static str, Json)>> {
     let mut runs: Vec<CliRun> = Vec::new();
-    for run in 1..=cluster.repeat {
+    for run in 1..=repeat {
         let mut rates = CliRun::new();
         for &workers in &args.concurrency {
             rates.push((
                 workers,
-                sbatch_workers(cluster, workers, args.jobs_per_worker)?,
+                sbatch_workers(sbatch, workers, args.jobs_per_worker)?,
             ));
         }
         let line: Vec<String> = rates
             .iter()
             .map(|(workers, rate)| format!("K={workers} {rate:.1} jobs/s"))
             .collect();
-        println!("run {run}/{}: {}", cluster.repeat, line.join(", "));
+        println!("run {run}/{repeat}: {}", line.join(", "));
         runs.push(rates);
     }
     let mut summaries = Vec::new();
@@ -99,7 +138,7 @@ fn run_cli(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
             ("jobs_per_second", summary.to_json()),
         ]));
     }
-    let body = vec![
+    Ok(vec![
         (
             "parameters",
             Json::object([
@@ -109,15 +148,13 @@ fn run_cli(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
                     Json::Array(args.concurrency.iter().map(|k| Json::count(*k)).collect()),
                 ),
                 ("jobs_per_worker", Json::count(args.jobs_per_worker)),
-                ("repeat", Json::count(cluster.repeat)),
+                ("repeat", Json::count(repeat)),
                 ("command", Json::text("sbatch --hold --wrap true")),
             ]),
         ),
         ("runs", Json::Array(runs.iter().map(cli_run_json).collect())),
         ("summary", Json::Array(summaries)),
-    ];
-    cluster.write_report("submit-throughput", "", body)?;
-    Ok(0)
+    ])
 }
 
 fn rates_for(runs: &[CliRun], workers: u64) -> Vec<f64> {
@@ -145,13 +182,17 @@ fn cli_run_json(run: &CliRun) -> Json {
 
 /// `workers` threads each running `jobs_each` sbatch processes in a row;
 /// jobs per second of wall time.
-fn sbatch_workers(cluster: &Cluster, workers: u64, jobs_each: u64) -> anyhow::Result<f64> {
+pub(super) fn sbatch_workers(
+    sbatch: &SbatchFactory<'_>,
+    workers: u64,
+    jobs_each: u64,
+) -> anyhow::Result<f64> {
     let started = Instant::now();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| -> anyhow::Result<()> {
-                    let mut sbatch = sbatch_process(cluster.config_path(), &cluster.dir)?;
+                    let mut sbatch = sbatch()?;
                     for _ in 0..jobs_each {
                         time_sbatch(&mut sbatch)?;
                     }
