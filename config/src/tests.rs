@@ -319,6 +319,9 @@ fn check_reports_overlapping_node_declarations_all_at_once() {
             "/etc/corral/corral.toml: key `node[1].names`: node node3 is declared twice",
             "/etc/corral/corral.toml: key `node[1].cpus`: a node needs at least one CPU",
         ]
+    );
+}
+
 #[test]
 fn http_addresses_are_optional_and_checked() {
     let config = parse(GOOD).unwrap();

@@ -383,6 +383,11 @@ pub(crate) fn agent_settings(config: &Config, node: &str) -> Result<AgentSetting
         tls_ca: ca.1,
         tls_cert: cert.1,
         tls_key: key.1,
+        http_address: agent
+            .http_addresses
+            .get(node)
+            .or(agent.http_address.as_ref())
+            .cloned(),
     })
 }
 
@@ -447,6 +452,7 @@ pub(crate) fn controller_settings(
         tls_cert: cert.1,
         tls_key: key.1,
         root_token_file: root_token.1,
+        http_address: entry.http_address.clone(),
     })
 }
 
