@@ -1,6 +1,7 @@
-//! Snapshots: a follower that missed more than the log keeps catches up by
-//! installing the leader's snapshot, and a whole cluster restarted from
-//! snapshots and logs has every job.
+//! Catching up: a follower that missed thousands of entries catches up from
+//! the log, one that missed more than the log keeps catches up by installing
+//! the leader's snapshot, and a whole cluster restarted from snapshots and
+//! logs has every job.
 
 mod support;
 
@@ -11,6 +12,16 @@ use support::DevCluster;
 /// Rounds of leader kills before giving up on electing a given controller;
 /// each round elects it with probability one half.
 const LEADER_ROUNDS_MAX: usize = 20;
+
+/// Jobs submitted while a follower is down in the log catch-up test: each
+/// is at least one entry, and together they are several times what the
+/// leader sends in one AppendEntries call.
+const JOBS_MISSED_FROM_THE_LOG: usize = 1_200;
+/// Submitting threads in that test.
+const SUBMITTERS: usize = 4;
+/// An environment variable every job carries (`--export=ALL`), so that the
+/// entries are as big as those of a shell with a long environment.
+const FAT_ENVIRONMENT_BYTES: usize = 4_096;
 
 /// Makes the cluster snapshot every 50 entries and keep only 10 behind it.
 fn snapshot_often(cluster: &DevCluster) {
@@ -31,6 +42,67 @@ fn snapshot_often(cluster: &DevCluster) {
     );
     std::fs::write(&path, changed).unwrap();
     cluster.restart_all();
+}
+
+/// Every AppendEntries call must complete within the heartbeat interval, or
+/// openraft drops it and sends the same batch again: with batches too big
+/// for that, a follower far behind never caught up and stood for election
+/// over and over.
+#[test]
+fn a_follower_thousands_of_entries_behind_catches_up_from_the_log() {
+    let cluster = DevCluster::up(3);
+    let leader = cluster.leader();
+    let lagging = cluster
+        .status()
+        .into_iter()
+        .find(|row| row.id != leader.id)
+        .expect("a follower");
+    cluster.kill(&format!("controller-{}", lagging.id));
+
+    let filler = "x".repeat(FAT_ENVIRONMENT_BYTES);
+    let submitted: BTreeSet<u32> = std::thread::scope(|scope| {
+        let submitters: Vec<_> = (0..SUBMITTERS)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..JOBS_MISSED_FROM_THE_LOG / SUBMITTERS)
+                        .map(|_| {
+                            let output = cluster
+                                .slurm("sbatch")
+                                .env("CORRAL_TEST_FILLER", &filler)
+                                .args(["--parsable", "--hold", "--wrap", "true"])
+                                .output()
+                                .expect("sbatch");
+                            support::assert_success(&output, "sbatch");
+                            support::stdout(&output).trim().parse::<u32>().unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        submitters
+            .into_iter()
+            .flat_map(|submitter| submitter.join().unwrap())
+            .collect()
+    });
+    let missed = cluster.leader().applied_index.unwrap();
+
+    cluster.start(&format!("controller-{}", lagging.id));
+    assert!(cluster.wait_converged() >= missed);
+    assert!(
+        !cluster
+            .log(lagging.id)
+            .contains("installed a snapshot from the leader"),
+        "controller-{} was sent a snapshot: the log was meant to be replicated",
+        lagging.id
+    );
+    assert_eq!(
+        cluster
+            .job_states()
+            .keys()
+            .copied()
+            .collect::<BTreeSet<_>>(),
+        submitted
+    );
 }
 
 #[test]
