@@ -2,9 +2,10 @@
 //! built with the `upgrade-test-variant` feature (the "newer"), whose
 //! `Command` has one variant more and whose command format version is one
 //! higher. The newer build goes into `target/upgrade-newer` the first time
-//! a test here needs it (a full build of its own: cargo cannot share a
-//! target directory between two feature sets of the same binary without
-//! one overwriting the other, which the other tests run).
+//! a test here needs it: a target directory of its own, because `cargo
+//! test` holds the lock of this one and the two builds of the same binary
+//! would overwrite each other's `corral`. It starts with hard links to this
+//! build's dependencies, so only Corral's own crates are compiled again.
 //!
 //! - A rolling upgrade, one controller at a time, keeps the cluster serving
 //!   when the new variant is not used: mixed versions replicate each
@@ -32,10 +33,18 @@ fn newer_corral() -> &'static Path {
             .parent()
             .expect("the workspace")
             .to_path_buf();
-        let target = workspace.join("target/upgrade-newer");
+        // This test binary is TARGET/debug/deps/upgrade-HASH.
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("TARGET/debug");
+        let target = profile_dir
+            .parent()
+            .expect("the target directory")
+            .join("upgrade-newer");
+        seed_from(profile_dir, &target.join("debug"));
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
         let output = Command::new(cargo)
             .current_dir(&workspace)
+            .env("CARGO_INCREMENTAL", "0")
             .args([
                 "build",
                 "-p",
@@ -50,6 +59,27 @@ fn newer_corral() -> &'static Path {
         assert_success(&output, "building the newer corral");
         target.join("debug/corral")
     })
+}
+
+/// Seeds the newer build's target directory with hard links to this
+/// build's compiled dependencies, so that only the crates the feature
+/// changes are compiled again (they get new file names: features are part
+/// of a unit's hash, so nothing linked here is written over). The lock
+/// file and the incremental caches are not linked.
+fn seed_from(profile_dir: &Path, seeded: &Path) {
+    if seeded.join("deps").exists() {
+        return;
+    }
+    std::fs::create_dir_all(seeded).expect("creating the newer build's target directory");
+    for dir in ["deps", "build", ".fingerprint"] {
+        let output = Command::new("cp")
+            .arg("-al")
+            .arg(profile_dir.join(dir))
+            .arg(seeded)
+            .output()
+            .expect("running cp");
+        assert_success(&output, &format!("linking {dir} into {}", seeded.display()));
+    }
 }
 
 /// Runs the newer `corral ARGS` against the cluster, with `env`.
