@@ -72,6 +72,8 @@ struct SimulatedNode {
 struct Round {
     killed_id: u64,
     new_leader_id: u64,
+    /// Terms from the killed leader's to the one all attached to (1: one election).
+    terms: u64,
     /// Kill to the first `status` naming another leader.
     elected_ms: f64,
     /// Kill to every node attached to the new leader.
@@ -136,11 +138,17 @@ pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
         fleet.len(),
         milliseconds(prepared.elapsed())
     );
-    let leader = current_leader(&runtime, &client)?;
+    let term = current_leader(&runtime, &client)?.term;
     let started = Instant::now();
     let sessions = start(&runtime, &cluster.config, fleet);
-    let attached = wait_attached(&sessions.nodes, &leader.address, started, wait)
+    let attached = wait_attached(&runtime, &client, &sessions.nodes, None, started, wait)
         .context("the first attachment")?;
+    if attached.leader.term != term {
+        println!(
+            "  the leadership changed while the nodes attached: term {term} to {}",
+            attached.leader.term
+        );
+    }
     let attached_ms = milliseconds(attached.elapsed);
     println!(
         "  all {} attached to the leader after {attached_ms:.0} ms (median node {:.0} ms)",
@@ -157,12 +165,13 @@ pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
     for round in 1..=cluster.repeat {
         let measured = kill_round(cluster, &runtime, &client, &sessions.nodes, wait)?;
         println!(
-            "  kill {round}/{}: controller-{} killed, controller-{} leads after {:.0} ms; all {} attached to it after {:.0} ms (median node {:.0} ms, p99 {:.0} ms); {} nodes not UP",
+            "  kill {round}/{}: controller-{} killed, a new leader after {:.0} ms; all {} attached to controller-{} ({} terms later) after {:.0} ms (median node {:.0} ms, p99 {:.0} ms); {} nodes not UP",
             cluster.repeat,
             measured.killed_id,
-            measured.new_leader_id,
             measured.elected_ms,
             sessions.nodes.len(),
+            measured.new_leader_id,
+            measured.terms,
             measured.all_attached_ms,
             median(&measured.node_ms),
             Summary::of(&measured.node_ms).map_or(0.0, |s| s.p99),
@@ -273,55 +282,59 @@ fn start(runtime: &Runtime, config: &Config, fleet: Vec<Prepared>) -> Sessions {
 
 struct Attached {
     elapsed: Duration,
+    /// The leader they are all attached to, and its term.
+    leader: wire::ControllerStatusReply,
+    /// Per node: when its last session began (with the final leader).
     node_ms: Vec<f64>,
 }
 
-/// Waits until every node is attached to the controller at `address`;
-/// records when each was first seen there.
+/// Waits until every node is attached to the same controller, that
+/// controller is the leader and not `excluded`; records when each node's
+/// session with it began (as first seen, every 20 ms).
 fn wait_attached(
+    runtime: &Runtime,
+    client: &Arc<Client>,
     nodes: &[SimulatedNode],
-    address: &str,
+    excluded: Option<u64>,
     since: Instant,
     wait: Duration,
 ) -> anyhow::Result<Attached> {
-    let mut seen: Vec<Option<f64>> = vec![None; nodes.len()];
+    let mut seen: Vec<(Option<String>, f64)> = vec![(None, 0.0); nodes.len()];
     loop {
         let now = Instant::now();
         for (node, seen) in nodes.iter().zip(seen.iter_mut()) {
-            if seen.is_none() && node.status.controller().as_deref() == Some(address) {
-                *seen = Some(milliseconds(now - since));
+            let controller = node.status.controller();
+            if controller != seen.0 {
+                *seen = (controller, milliseconds(now - since));
             }
         }
-        // A node seen once may have been replaced since; all must be there now.
-        let all_now = nodes
-            .iter()
-            .all(|node| node.status.controller().as_deref() == Some(address));
-        if all_now {
-            return Ok(Attached {
-                elapsed: now - since,
-                node_ms: seen
-                    .into_iter()
-                    .map(|s| s.unwrap_or(milliseconds(now - since)))
-                    .collect(),
-            });
+        let first = seen[0].0.clone();
+        if first.is_some() && seen.iter().all(|(controller, _)| *controller == first) {
+            let leader = current_leader(runtime, client)
+                .ok()
+                .filter(|l| Some(&l.address) == first.as_ref() && Some(l.id) != excluded);
+            if let Some(leader) = leader {
+                return Ok(Attached {
+                    elapsed: now - since,
+                    leader,
+                    node_ms: seen.into_iter().map(|(_, at)| at).collect(),
+                });
+            }
         }
         if now - since > wait {
-            let missing: Vec<&str> = nodes
+            let attached = seen.iter().filter(|(c, _)| c.is_some()).count();
+            let detached: Vec<&str> = nodes
                 .iter()
-                .filter(|node| node.status.controller().as_deref() != Some(address))
-                .map(|node| node.name.as_str())
+                .zip(&seen)
+                .filter(|(_, (c, _))| c.is_none())
+                .map(|(node, _)| node.name.as_str())
+                .take(5)
                 .collect();
             bail!(
-                "{} of {} nodes not attached to {address} after {} s (first: {})",
-                missing.len(),
+                "not all {} nodes attached to one leader after {} s ({attached} attached somewhere; not attached: {})",
                 nodes.len(),
                 wait.as_secs(),
-                missing
-                    .iter()
-                    .take(5)
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                detached.join(", ")
             );
         }
         std::thread::sleep(Duration::from_millis(POLL_INTERVAL_MS));
@@ -371,20 +384,22 @@ fn kill_round(
     nodes: &[SimulatedNode],
     wait: Duration,
 ) -> anyhow::Result<Round> {
-    let leader = current_leader(runtime, client)?;
-    wait_attached(nodes, &leader.address, Instant::now(), wait).context("before the kill")?;
+    let leader = wait_attached(runtime, client, nodes, None, Instant::now(), wait)
+        .context("before the kill")?
+        .leader;
     let target = format!("controller-{}", leader.id);
     dev::kill_target(&cluster.dir, &target)?;
     let killed_at = Instant::now();
     let result = after_kill(runtime, client, nodes, leader.id, killed_at, wait);
     dev::start_target(&cluster.dir, &target)?;
-    let (new_leader, elected_ms, attached) = result?;
+    let (elected_ms, attached) = result?;
     wait_converged(runtime, client, cluster.controller_count())?;
     std::thread::sleep(Duration::from_millis(SETTLE_MS));
     let not_up = nodes.len().saturating_sub(nodes_up(runtime, client)?);
     Ok(Round {
         killed_id: leader.id,
-        new_leader_id: new_leader.id,
+        new_leader_id: attached.leader.id,
+        terms: attached.leader.term - leader.term,
         elected_ms,
         all_attached_ms: milliseconds(attached.elapsed),
         node_ms: attached.node_ms,
@@ -399,11 +414,11 @@ fn after_kill(
     killed_id: u64,
     killed_at: Instant,
     wait: Duration,
-) -> anyhow::Result<(wire::ControllerStatusReply, f64, Attached)> {
-    let new_leader = loop {
+) -> anyhow::Result<(f64, Attached)> {
+    loop {
         let leader = current_leader(runtime, client).ok();
-        if let Some(leader) = leader.filter(|l| l.id != killed_id) {
-            break leader;
+        if leader.is_some_and(|l| l.id != killed_id) {
+            break;
         }
         if killed_at.elapsed() > wait {
             bail!(
@@ -412,11 +427,11 @@ fn after_kill(
             );
         }
         std::thread::sleep(Duration::from_millis(POLL_INTERVAL_MS));
-    };
+    }
     let elected_ms = milliseconds(killed_at.elapsed());
-    let attached = wait_attached(nodes, &new_leader.address, killed_at, wait)
+    let attached = wait_attached(runtime, client, nodes, Some(killed_id), killed_at, wait)
         .with_context(|| format!("after killing controller-{killed_id}"))?;
-    Ok((new_leader, elected_ms, attached))
+    Ok((elected_ms, attached))
 }
 
 /// Samples every controller's CPU and resident memory once a second.
@@ -604,6 +619,7 @@ fn report_body(
                         Json::object([
                             ("killed_id", Json::count(r.killed_id)),
                             ("new_leader_id", Json::count(r.new_leader_id)),
+                            ("terms", Json::count(r.terms)),
                             ("elected_ms", Json::Number(r.elected_ms)),
                             ("all_attached_ms", Json::Number(r.all_attached_ms)),
                             ("node_attached_ms", summary_json(&r.node_ms)),

@@ -223,10 +223,26 @@ async fn cancel(client: &Client, job_id: u32) -> anyhow::Result<()> {
     let reply = client
         .call(request, |mut c, r| async move { c.job_action(r).await })
         .await?;
-    if let Some(rejection) = reply.rejection {
-        bail!("cancelling job {job_id}: {}", rejection.message);
+    let Some(rejection) = reply.rejection else {
+        return Ok(());
+    };
+    // A cancellation the retry loop sent again after the first was applied
+    // is refused as "already completed": the job is cancelled all the same.
+    let request = wire::GetJobsRequest {
+        job_ids: vec![job_id],
+        ..wire::GetJobsRequest::default()
+    };
+    let jobs = client
+        .call(request, |mut c, r| async move { c.get_jobs(r).await })
+        .await?;
+    if jobs
+        .jobs
+        .iter()
+        .any(|job| job.state == wire::JobState::Cancelled as i32)
+    {
+        return Ok(());
     }
-    Ok(())
+    bail!("cancelling job {job_id}: {}", rejection.message)
 }
 
 /// The number of jobs in the state (every state), from the leader.
@@ -397,7 +413,7 @@ fn disk_line(sample: &DiskSample) -> String {
         .iter()
         .map(|(id, d)| {
             format!(
-                "controller-{id} sled {:.1} MiB, snapshot {:.1} MiB",
+                "controller-{id} sled {:.2} MiB, snapshot {:.2} MiB",
                 mib(d.sled_bytes),
                 mib(d.snapshot_bytes)
             )
