@@ -486,7 +486,6 @@ fn create(dir: &Path, shape: &Shape) -> anyhow::Result<()> {
             min_job_age_s: shape
                 .min_job_age_s
                 .unwrap_or(TimeoutsSection::default().min_job_age_s),
-            ..TimeoutsSection::default()
         },
         agent: AgentSection {
             spool_dir: root.join("spool/{node}"),
