@@ -12,6 +12,7 @@
 //! | `spool/<node>/` | each agent's journal and its jobs' supervisor files |
 //! | `logs/controller-<id>.log`, `logs/agent-<node>.log` | each process's log |
 //! | `run/controller-<id>.pid`, `run/agent-<node>.pid` | each running process's id |
+//! | `run/simulated-agents` | present when the nodes are simulated (`corral bench agents`): no agent processes |
 //! | `bin/` | `sbatch`, `squeue`, `scontrol`, `scancel`: links to this binary |
 //!
 //! Processes are started detached (their own session), so they outlive the
