@@ -97,6 +97,7 @@ pub async fn run(
         cluster_name: config.file.cluster_name.clone(),
         resources,
         heartbeat_interval: Duration::from_millis(config.file.timeouts.agent_heartbeat_interval_ms),
+        report_interval: Duration::from_millis(session::REPORT_INTERVAL_MS),
         runner: Arc::new(runner),
         status: Arc::new(AgentStatus::default()),
     };
@@ -130,8 +131,9 @@ pub async fn run(
 }
 
 /// Keeps a session with the leader forever: follows redirects, tries the
-/// controllers in turn, and backs off while none answers.
-async fn stay_attached(
+/// controllers in turn, and backs off while none answers. (Also the loop of
+/// each simulated node of `corral bench agents`.)
+pub async fn stay_attached(
     endpoint: &quinn::Endpoint,
     controllers: &[String],
     context: &SessionContext,

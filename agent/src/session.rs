@@ -49,6 +49,10 @@ pub struct SessionContext {
     pub cluster_name: String,
     pub resources: NodeResources,
     pub heartbeat_interval: Duration,
+    /// How often ended jobs are looked for ([`REPORT_INTERVAL_MS`] in the
+    /// daemon; longer for the simulated nodes of `corral bench agents`,
+    /// which run no jobs).
+    pub report_interval: Duration,
     pub runner: Arc<Runner>,
     /// Which controller this agent is attached to, for `/metrics`.
     pub status: Arc<crate::http::AgentStatus>,
@@ -248,7 +252,7 @@ async fn serve(
         }
     });
     let mut heartbeat = tokio::time::interval(context.heartbeat_interval);
-    let mut report = tokio::time::interval(Duration::from_millis(REPORT_INTERVAL_MS));
+    let mut report = tokio::time::interval(context.report_interval);
     let mut reported: HashMap<LaunchKey, Instant> = HashMap::new();
     let reason = loop {
         let event = tokio::select! {

@@ -40,6 +40,15 @@ pub const SESSION_OUTBOX_MAX: usize = 8_192;
 pub const QUIC_IDLE_TIMEOUT_MS: u64 = 15_000;
 /// How long an agent has to say hello after connecting.
 pub const HELLO_TIMEOUT_MS: u64 = 10_000;
+/// The receive buffer asked for the gateway's UDP socket (the kernel caps
+/// it at `net.core.rmem_max`). Every agent's keep-alives, heartbeats and
+/// handshakes arrive on this one socket; with the default (about 208 KiB
+/// here) 2,000 agents attaching at once (`corral bench agents`) came with
+/// hundreds of thousands of UDP receive buffer errors (`netstat -su`), and
+/// dropped datagrams cost handshake timeouts and sessions lost to the
+/// agents' idle timeout. A bigger buffer helps only a controller that
+/// drains its socket in time; see `docs/performance.md`.
+pub const RECEIVE_BUFFER_BYTES: usize = 16 * 1024 * 1024;
 
 /// A QUIC application error code: the controller closed the session.
 const CLOSE_NOT_LEADER: u32 = 1;
@@ -215,8 +224,52 @@ pub fn endpoint(
         .map_err(|_| "idle timeout out of range".to_string())?;
     transport.max_idle_timeout(Some(idle));
     server.transport_config(Arc::new(transport));
-    let socket: SocketAddr = resolve(address)?;
-    quinn::Endpoint::server(server, socket).map_err(|error| format!("cannot listen (UDP): {error}"))
+    let address: SocketAddr = resolve(address)?;
+    let socket = std::net::UdpSocket::bind(address)
+        .map_err(|error| format!("cannot listen (UDP): {error}"))?;
+    let receive_buffer = set_receive_buffer(&socket, RECEIVE_BUFFER_BYTES);
+    tracing::debug!(receive_buffer, "agent gateway socket bound");
+    let runtime = quinn::default_runtime().ok_or("no async runtime for the agent gateway")?;
+    quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(server),
+        socket,
+        runtime,
+    )
+    .map_err(|error| format!("cannot listen (UDP): {error}"))
+}
+
+/// Asks for a receive buffer of `bytes` and returns what the kernel gave
+/// (its own accounting, twice the usable size; 0 when unknown).
+fn set_receive_buffer(socket: &std::net::UdpSocket, bytes: usize) -> usize {
+    use std::os::fd::AsRawFd;
+    let fd = socket.as_raw_fd();
+    let wanted = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: setsockopt/getsockopt on a socket we own, with pointers to
+    // integers of the size passed.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&wanted as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        let mut got: libc::c_int = 0;
+        let mut length = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        let read = libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&mut got as *mut libc::c_int).cast(),
+            &mut length,
+        );
+        if read == 0 {
+            usize::try_from(got).unwrap_or(0)
+        } else {
+            0
+        }
+    }
 }
 
 fn resolve(address: &str) -> Result<SocketAddr, String> {

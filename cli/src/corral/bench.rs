@@ -18,6 +18,8 @@
 //! | `bench/drain.rs` | a queue of trivial jobs run to the end on agents: jobs per second |
 //! | `bench/unreported.rs` | how long job ends go unrecorded when the leader is killed while they run |
 //! | `bench/queue.rs` | controller memory, `squeue` and `sbatch` with 10,000 and 100,000 pending jobs |
+//! | `bench/agents.rs` | a simulated fleet of nodes (own QUIC connection each) attached to the leader, and leader kills |
+//! | `bench/recovery.rs` | a controller with a long history restarted: time to serve and catch up, sled's disk use |
 //! | `bench/slurm.rs` | real Slurm beside Corral: `--slurm-conf` runs a workload against Slurm |
 //!
 //! The submission benchmarks hold their jobs (`--hold`), so nothing would
@@ -26,9 +28,11 @@
 //! is up.
 
 mod accounting;
+mod agents;
 mod drain;
 mod failover;
 mod queue;
+mod recovery;
 mod report;
 mod schedule;
 mod slurm;
@@ -66,6 +70,10 @@ pub enum Command {
     Accounting(accounting::Args),
     /// Controller memory, squeue and sbatch latency with many pending jobs.
     Queue(queue::Args),
+    /// Simulated nodes attached over QUIC; SIGKILL the leader: time until all attach again.
+    Agents(agents::Args),
+    /// A history of many jobs; restart a follower: time until it serves and catches up.
+    Recovery(recovery::Args),
 }
 
 /// What every benchmark takes.
@@ -121,6 +129,26 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
             with_cluster(&args.options, |cluster| failover::run(cluster, &args))
         }
         Command::Schedule(args) => schedule::run(&args),
+        Command::Agents(args) => {
+            let shape = dev::Shape {
+                controllers: args.options.controllers,
+                agents: args.agents,
+                simulated_agents: true,
+                ..dev::Shape::default()
+            };
+            let up = || dev::ensure_up_with(&args.options.dir, &shape);
+            with_cluster_up(&args.options, up, |cluster| agents::run(cluster, &args))
+        }
+        Command::Recovery(args) => {
+            let shape = dev::Shape {
+                controllers: args.options.controllers,
+                agents: 0,
+                min_job_age_s: Some(args.min_job_age_s),
+                ..dev::Shape::default()
+            };
+            let up = || dev::ensure_up_with(&args.options.dir, &shape);
+            with_cluster_up(&args.options, up, |cluster| recovery::run(cluster, &args))
+        }
         Command::Drain(args) => {
             let nodes = Nodes {
                 agents: args.agents,

@@ -12,6 +12,7 @@
 //! | `spool/<node>/` | each agent's journal and its jobs' supervisor files |
 //! | `logs/controller-<id>.log`, `logs/agent-<node>.log` | each process's log |
 //! | `run/controller-<id>.pid`, `run/agent-<node>.pid` | each running process's id |
+//! | `run/simulated-agents` | present when the nodes are simulated (`corral bench agents`): no agent processes |
 //! | `bin/` | `sbatch`, `squeue`, `scontrol`, `scancel`: links to this binary |
 //!
 //! Processes are started detached (their own session), so they outlive the
@@ -43,6 +44,9 @@ pub const LEADER_WAIT_MS: u64 = 30_000;
 pub const STOP_GRACE_MS: u64 = 5_000;
 pub const CONFIG_FILE: &str = "corral.toml";
 const EXTRA_ARGS_FILE: &str = "run/controller-args";
+/// Present in a cluster whose nodes are simulated (`corral bench agents`):
+/// its nodes are declared, with certificates, but `dev up` starts no agents.
+const SIMULATED_AGENTS_FILE: &str = "run/simulated-agents";
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -113,6 +117,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
                 agent_gpus,
                 check_invariants,
                 accounting_urls,
+                ..Shape::default()
             };
             up(&dir, &shape)
         }
@@ -179,8 +184,9 @@ impl Process {
     }
 }
 
-/// Every process a dev cluster runs: its controllers, then its agents.
-fn processes(config: &Config) -> Vec<Process> {
+/// Every process a dev cluster runs: its controllers, then its agents
+/// (none when the nodes are simulated).
+fn processes(config: &Config, agents: bool) -> Vec<Process> {
     let controllers = config
         .file
         .controllers
@@ -189,8 +195,19 @@ fn processes(config: &Config) -> Vec<Process> {
     let agents = config
         .node_definitions()
         .into_iter()
+        .filter(|_| agents)
         .map(|node| Process::Agent(node.name));
     controllers.chain(agents).collect()
+}
+
+/// Whether the dev cluster in `dir` has simulated nodes (no agent processes).
+pub fn has_simulated_agents(dir: &Path) -> bool {
+    dir.join(SIMULATED_AGENTS_FILE).exists()
+}
+
+/// The process id of a running controller of the dev cluster in `dir`.
+pub fn controller_pid(dir: &Path, id: u64) -> anyhow::Result<Option<i32>> {
+    Ok(DevDir::open(dir)?.running_pid(&Process::Controller(id)))
 }
 
 /// A dev cluster's directory.
@@ -217,6 +234,15 @@ impl DevDir {
 
     fn config(&self) -> anyhow::Result<Config> {
         Ok(Config::load(&self.config_path())?)
+    }
+
+    /// Whether the nodes are simulated: declared, but run by no agent process.
+    fn simulated_agents(&self) -> bool {
+        self.root.join(SIMULATED_AGENTS_FILE).exists()
+    }
+
+    fn processes(&self, config: &Config) -> Vec<Process> {
+        processes(config, !self.simulated_agents())
     }
 
     fn pid_file(&self, process: &Process) -> PathBuf {
@@ -318,6 +344,11 @@ pub struct Shape {
     pub check_invariants: bool,
     /// Empty: SQLite beside the configuration file.
     pub accounting_urls: Vec<String>,
+    /// Declare the nodes (with certificates) but start no agent processes:
+    /// the nodes are simulated by `corral bench agents`.
+    pub simulated_agents: bool,
+    /// `timeouts.min_job_age_s` when set (Slurm's `MinJobAge`).
+    pub min_job_age_s: Option<u64>,
 }
 
 impl Default for Shape {
@@ -330,6 +361,8 @@ impl Default for Shape {
             agent_gpus: 0,
             check_invariants: false,
             accounting_urls: Vec::new(),
+            simulated_agents: false,
+            min_job_age_s: None,
         }
     }
 }
@@ -347,7 +380,8 @@ fn up(dir: &Path, shape: &Shape) -> anyhow::Result<u8> {
     let dev = DevDir::open(dir)?;
     let config = dev.config()?;
     let first_controller = Process::Controller(config.file.controllers[0].id);
-    let (controllers, agents): (Vec<Process>, Vec<Process>) = processes(&config)
+    let (controllers, agents): (Vec<Process>, Vec<Process>) = dev
+        .processes(&config)
         .into_iter()
         .partition(|p| matches!(p, Process::Controller(_)));
     for process in &controllers {
@@ -388,7 +422,12 @@ fn create(dir: &Path, shape: &Shape) -> anyhow::Result<()> {
     // One port per controller (gRPC and QUIC), then one per controller and
     // one per agent for HTTP (/metrics, /health, /leader).
     let controllers = shape.controllers as usize;
-    let all_ports = free_ports(2 * controllers + shape.agents as usize)?;
+    let agent_processes = if shape.simulated_agents {
+        0
+    } else {
+        shape.agents as usize
+    };
+    let all_ports = free_ports(2 * controllers + agent_processes)?;
     let (ports, http_ports) = all_ports.split_at(controllers);
     let (controller_http_ports, agent_http_ports) = http_ports.split_at(controllers);
     let ids: Vec<u64> = (1..=shape.controllers).collect();
@@ -398,7 +437,7 @@ fn create(dir: &Path, shape: &Shape) -> anyhow::Result<()> {
         .collect();
     let tls = root.join("tls");
     corral_tls::certs::init_dir(&tls, "dev", &hosts)?;
-    let node_names: Vec<String> = (1..=shape.agents).map(|n| format!("node{n:03}")).collect();
+    let node_names = node_names(shape.agents);
     for node in &node_names {
         corral_tls::certs::issue_node_files(&tls, node)?;
     }
@@ -445,7 +484,9 @@ fn create(dir: &Path, shape: &Shape) -> anyhow::Result<()> {
             slurmd_timeout_s: DEV_SLURMD_TIMEOUT_S,
             agent_heartbeat_interval_ms: DEV_AGENT_HEARTBEAT_INTERVAL_MS,
             kill_wait_s: DEV_KILL_WAIT_S,
-            ..TimeoutsSection::default()
+            min_job_age_s: shape
+                .min_job_age_s
+                .unwrap_or(TimeoutsSection::default().min_job_age_s),
         },
         agent: AgentSection {
             spool_dir: root.join("spool/{node}"),
@@ -474,8 +515,17 @@ fn create(dir: &Path, shape: &Shape) -> anyhow::Result<()> {
         ""
     };
     fs::write(root.join(EXTRA_ARGS_FILE), extra)?;
+    if shape.simulated_agents {
+        fs::write(root.join(SIMULATED_AGENTS_FILE), "")?;
+    }
     link_commands(&root.join("bin"))?;
     Ok(())
+}
+
+/// `node001`, `node002`, ...: three digits, more past 999 (`node1000`).
+fn node_names(count: u32) -> Vec<String> {
+    let width = count.to_string().len().max(3);
+    (1..=count).map(|n| format!("node{n:0width$}")).collect()
 }
 
 /// One `[[node]]` entry for all the dev nodes.
@@ -655,7 +705,7 @@ fn down(dev: &DevDir) -> anyhow::Result<u8> {
     let config = dev.config()?;
     // Agents first, so no agent outlives the controllers it reports to for
     // long; their jobs keep running under their supervisors.
-    let mut all = processes(&config);
+    let mut all = dev.processes(&config);
     all.reverse();
     for process in &all {
         if let Some(pid) = dev.running_pid(process) {
@@ -666,7 +716,11 @@ fn down(dev: &DevDir) -> anyhow::Result<u8> {
     for process in &all {
         dev.stop(process, libc::SIGTERM);
     }
-    let jobs = stop_jobs(&config);
+    let jobs = if dev.simulated_agents() {
+        0
+    } else {
+        stop_jobs(&config)
+    };
     println!(
         "Corral dev cluster in {} stopped ({jobs} running jobs killed).",
         dev.root.display()
@@ -699,12 +753,12 @@ fn stop_jobs(config: &Config) -> usize {
 }
 
 /// `leader`, `controller-ID` or `agent-NODE` to a process of this cluster.
-fn target(config: &Config, target: &str) -> anyhow::Result<Process> {
+fn target(dev: &DevDir, config: &Config, target: &str) -> anyhow::Result<Process> {
     if target == "leader" {
         let (id, _) = find_leader(config)?.context("no leader is known right now")?;
         return Ok(Process::Controller(id));
     }
-    let all = processes(config);
+    let all = dev.processes(config);
     all.iter()
         .find(|process| process.name() == target)
         .cloned()
@@ -719,7 +773,7 @@ fn target(config: &Config, target: &str) -> anyhow::Result<Process> {
 
 fn kill(dev: &DevDir, name: &str) -> anyhow::Result<u8> {
     let config = dev.config()?;
-    let process = target(&config, name)?;
+    let process = target(dev, &config, name)?;
     let pid = dev
         .stop(&process, libc::SIGKILL)
         .with_context(|| format!("{} is not running", process.name()))?;
@@ -729,7 +783,7 @@ fn kill(dev: &DevDir, name: &str) -> anyhow::Result<u8> {
 
 fn start(dev: &DevDir, name: &str) -> anyhow::Result<u8> {
     let config = dev.config()?;
-    let process = target(&config, name)?;
+    let process = target(dev, &config, name)?;
     if let Some(pid) = dev.running_pid(&process) {
         println!("{} is already running (pid {pid})", process.name());
         return Ok(0);

@@ -30,6 +30,12 @@ pub const RESEND_MS: u64 = 3_000;
 pub const DISPATCH_INTERVAL_MIN_MS: u64 = 20;
 /// Job ends being proposed at once.
 pub const ENDS_IN_FLIGHT_MAX: usize = 256;
+/// Node registrations being proposed at once. Many agents attach together
+/// (every node after a failover, a whole rack at boot); proposed one after
+/// another inside the duties loop, each waiting for its commit, 1,000 nodes
+/// took minutes to come up and the heartbeats queued behind them made the
+/// leader set nodes down (`corral bench agents`).
+pub const REGISTRATIONS_IN_FLIGHT_MAX: usize = 256;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
@@ -47,6 +53,7 @@ pub(super) struct Dispatcher {
     dirty: bool,
     last_dispatch: Option<Instant>,
     ends_in_flight: Arc<Semaphore>,
+    registrations_in_flight: Arc<Semaphore>,
     steps: StepDispatch,
     limits: LimitDispatch,
 }
@@ -60,6 +67,7 @@ impl Dispatcher {
             dirty: true,
             last_dispatch: None,
             ends_in_flight: Arc::new(Semaphore::new(ENDS_IN_FLIGHT_MAX)),
+            registrations_in_flight: Arc::new(Semaphore::new(REGISTRATIONS_IN_FLIGHT_MAX)),
             steps: StepDispatch::default(),
             limits: LimitDispatch::default(),
         }
@@ -181,22 +189,31 @@ impl Dispatcher {
         if !needed {
             return;
         }
-        let result = self
-            .duties
-            .proposer
-            .propose(|now_ms| Command::RegisterNode {
-                name: node.to_string(),
-                resources,
-                now_ms,
-            })
-            .await;
-        match result {
-            Ok(Outcome::Done) => tracing::info!(%node, "node registered"),
-            Ok(other) => tracing::warn!(%node, ?other, "node registration refused"),
-            Err(status) => {
-                tracing::warn!(%node, "node registration not committed: {}", status.message())
+        // Proposed without holding up the duties loop (heartbeats and other
+        // agents' events keep flowing); concurrent proposals commit together.
+        let Ok(permit) = self.registrations_in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let duties = self.duties.clone();
+        let node = node.to_string();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let result = duties
+                .proposer
+                .propose(|now_ms| Command::RegisterNode {
+                    name: node.clone(),
+                    resources,
+                    now_ms,
+                })
+                .await;
+            match result {
+                Ok(Outcome::Done) => tracing::info!(%node, "node registered"),
+                Ok(other) => tracing::warn!(%node, ?other, "node registration refused"),
+                Err(status) => {
+                    tracing::warn!(%node, "node registration not committed: {}", status.message())
+                }
             }
-        }
+        });
     }
 
     /// Proposes a job's end without holding up the duties loop, and tells

@@ -206,7 +206,7 @@ fn kill_leader(
 }
 
 /// The leader of the highest term among the controllers that answer.
-fn current_leader(
+pub(super) fn current_leader(
     runtime: &Runtime,
     client: &Arc<Client>,
 ) -> anyhow::Result<wire::ControllerStatusReply> {
@@ -256,7 +256,7 @@ fn new_leader_known(runtime: &Runtime, client: &Arc<Client>, killed_id: u64) -> 
 
 /// Waits until all `controllers` answer, exactly one leads, and all report
 /// the same applied index; returns that index.
-fn wait_converged(
+pub(super) fn wait_converged(
     runtime: &Runtime,
     client: &Arc<Client>,
     controllers: usize,
