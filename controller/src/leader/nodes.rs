@@ -7,12 +7,16 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use corral_state::{Command, NodeAvailability};
+use tokio::task::JoinSet;
 
 use super::Duties;
 use crate::gateway::AgentEvent;
 
 /// The reason Slurm gives a node that stopped answering.
 pub const NOT_RESPONDING_REASON: &str = "Not responding";
+
+/// `NodeDown` proposals in flight at once.
+pub const NODE_DOWNS_IN_FLIGHT_MAX: usize = 256;
 
 pub(super) struct Heartbeats {
     last_seen: HashMap<String, Instant>,
@@ -51,7 +55,12 @@ impl Heartbeats {
 
     /// Proposes `NodeDown` for every node that is up in the state but has
     /// been silent for longer than the timeout (counting from the start of
-    /// the term for nodes not heard from in this term).
+    /// the term for nodes not heard from in this term). The proposals go
+    /// out together, up to [`NODE_DOWNS_IN_FLIGHT_MAX`] at once: proposed
+    /// one after another, each waiting for its commit, thousands of silent
+    /// nodes (a rack lost, agents reconnecting after a failover) held up
+    /// the duties loop for seconds, and the heartbeats queued behind it
+    /// made more nodes look silent (`corral bench agents`).
     pub async fn judge(&mut self, duties: &Duties) {
         let now = Instant::now();
         let up: Vec<String> = duties.proposer.state().read(|state| {
@@ -61,27 +70,42 @@ impl Heartbeats {
                 .map(|node| node.name.clone())
                 .collect()
         });
-        for name in up {
-            let seen = self
-                .last_seen
-                .get(&name)
-                .copied()
-                .unwrap_or(self.grace_start)
-                .max(self.grace_start);
-            if now.duration_since(seen) <= self.timeout || self.downed.contains(&name) {
-                continue;
+        let silent: Vec<String> = up
+            .into_iter()
+            .filter(|name| {
+                let seen = self
+                    .last_seen
+                    .get(name)
+                    .copied()
+                    .unwrap_or(self.grace_start)
+                    .max(self.grace_start);
+                now.duration_since(seen) > self.timeout && !self.downed.contains(name)
+            })
+            .collect();
+        for chunk in silent.chunks(NODE_DOWNS_IN_FLIGHT_MAX) {
+            let mut proposals = JoinSet::new();
+            for name in chunk {
+                let silent_s = now
+                    .duration_since(self.last_seen.get(name).copied().unwrap_or(self.grace_start))
+                    .as_secs();
+                tracing::warn!(node = %name, silent_s, "node not responding; setting it down");
+                let proposer = duties.proposer.clone();
+                let name = name.clone();
+                proposals.spawn(async move {
+                    let result = proposer
+                        .propose(|now_ms| Command::NodeDown {
+                            name: name.clone(),
+                            reason: NOT_RESPONDING_REASON.to_string(),
+                            now_ms,
+                        })
+                        .await;
+                    (name, result.is_ok())
+                });
             }
-            tracing::warn!(node = %name, silent_s = now.duration_since(seen).as_secs(), "node not responding; setting it down");
-            let result = duties
-                .proposer
-                .propose(|now_ms| Command::NodeDown {
-                    name: name.clone(),
-                    reason: NOT_RESPONDING_REASON.to_string(),
-                    now_ms,
-                })
-                .await;
-            if result.is_ok() {
-                self.downed.insert(name);
+            while let Some(joined) = proposals.join_next().await {
+                if let Ok((name, true)) = joined {
+                    self.downed.insert(name);
+                }
             }
         }
     }
