@@ -13,7 +13,8 @@ use crate::http::{self, AgentStatus};
 use crate::resources::{self, ResourceOverrides};
 use crate::runner::{Runner, RunnerConfig};
 use crate::session::{
-    self, SessionContext, SessionEnd, RECONNECT_BACKOFF_MAX_MS, RECONNECT_BACKOFF_MIN_MS,
+    self, LearnedControllers, SessionContext, SessionEnd, RECONNECT_BACKOFF_MAX_MS,
+    RECONNECT_BACKOFF_MIN_MS,
 };
 
 /// A session that lasted this long was a real one: reconnect at once.
@@ -99,6 +100,7 @@ pub async fn run(
         heartbeat_interval: Duration::from_millis(config.file.timeouts.agent_heartbeat_interval_ms),
         runner: Arc::new(runner),
         status: Arc::new(AgentStatus::default()),
+        learned: Arc::new(LearnedControllers::default()),
     };
     let http = async {
         match http_listener {
@@ -130,7 +132,8 @@ pub async fn run(
 }
 
 /// Keeps a session with the leader forever: follows redirects, tries the
-/// controllers in turn, and backs off while none answers.
+/// controllers in turn (those the leader last named, from the Raft
+/// membership, then the configured ones), and backs off while none answers.
 async fn stay_attached(
     endpoint: &quinn::Endpoint,
     controllers: &[String],
@@ -141,8 +144,9 @@ async fn stay_attached(
     let mut backoff = Duration::from_millis(RECONNECT_BACKOFF_MIN_MS);
     loop {
         let target = redirect.take().unwrap_or_else(|| {
+            let candidates = context.learned.candidates(controllers);
             next += 1;
-            controllers[(next - 1) % controllers.len()].clone()
+            candidates[(next - 1) % candidates.len()].clone()
         });
         let started = Instant::now();
         match session::run(endpoint, &target, context).await {

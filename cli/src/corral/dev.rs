@@ -13,6 +13,7 @@
 //! | `logs/controller-<id>.log`, `logs/agent-<node>.log` | each process's log |
 //! | `run/controller-<id>.pid`, `run/agent-<node>.pid` | each running process's id |
 //! | `bin/` | `sbatch`, `squeue`, `scontrol`, `scancel`: links to this binary |
+//! | `controllers/controller-<id>.toml` | the configuration of a controller added by `dev add-controller` (the cluster's, plus its own entry; `corral.toml` is left as it was, so clients and agents learn of it from the membership) |
 //!
 //! Processes are started detached (their own session), so they outlive the
 //! `dev up` that started them; `dev down` stops them by the ids in `run/`.
@@ -43,6 +44,8 @@ pub const LEADER_WAIT_MS: u64 = 30_000;
 pub const STOP_GRACE_MS: u64 = 5_000;
 pub const CONFIG_FILE: &str = "corral.toml";
 const EXTRA_ARGS_FILE: &str = "run/controller-args";
+/// Where `dev add-controller` writes each added controller's config file.
+const ADDED_CONTROLLERS_DIR: &str = "controllers";
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -91,6 +94,16 @@ pub enum Command {
         dir: PathBuf,
         target: String,
     },
+    /// Prepare and start one more controller (ports, a certificate from the
+    /// dev CA, its own config file, an empty data directory), not yet a
+    /// member: add it with the `corral controller add` line this prints.
+    AddController {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Its id [default: one more than the highest known].
+        #[arg(long)]
+        id: Option<u64>,
+    },
 }
 
 pub fn run(command: Command) -> anyhow::Result<u8> {
@@ -119,6 +132,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         Command::Down { dir } => down(&DevDir::open(&dir)?),
         Command::Kill { dir, target } => kill(&DevDir::open(&dir)?, &target),
         Command::Start { dir, target } => start(&DevDir::open(&dir)?, &target),
+        Command::AddController { dir, id } => add_controller(&DevDir::open(&dir)?, id),
     }
 }
 
@@ -179,13 +193,16 @@ impl Process {
     }
 }
 
-/// Every process a dev cluster runs: its controllers, then its agents.
-fn processes(config: &Config) -> Vec<Process> {
+/// Every process a dev cluster runs: its controllers (those of
+/// `corral.toml`, then those `dev add-controller` made), then its agents.
+fn processes(dev: &DevDir, config: &Config) -> Vec<Process> {
     let controllers = config
         .file
         .controllers
         .iter()
-        .map(|c| Process::Controller(c.id));
+        .map(|c| c.id)
+        .chain(dev.added_controllers())
+        .map(Process::Controller);
     let agents = config
         .node_definitions()
         .into_iter()
@@ -219,6 +236,40 @@ impl DevDir {
         Ok(Config::load(&self.config_path())?)
     }
 
+    /// The config file of a controller added by `dev add-controller`.
+    fn added_config_path(&self, id: u64) -> PathBuf {
+        self.root
+            .join(format!("{ADDED_CONTROLLERS_DIR}/controller-{id}.toml"))
+    }
+
+    /// The ids of the controllers `dev add-controller` made, in order.
+    fn added_controllers(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = fs::read_dir(self.root.join(ADDED_CONTROLLERS_DIR))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                name.strip_prefix("controller-")?
+                    .strip_suffix(".toml")?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The config file `process` runs with.
+    fn config_path_of(&self, process: &Process) -> PathBuf {
+        match process {
+            Process::Controller(id) if self.added_config_path(*id).is_file() => {
+                self.added_config_path(*id)
+            }
+            _ => self.config_path(),
+        }
+    }
+
     fn pid_file(&self, process: &Process) -> PathBuf {
         self.root.join(format!("run/{}.pid", process.name()))
     }
@@ -236,7 +287,7 @@ impl DevDir {
             .ok()?;
         let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let cmdline = String::from_utf8_lossy(&cmdline);
-        let ours = cmdline.contains(&*self.config_path().to_string_lossy());
+        let ours = cmdline.contains(&*self.config_path_of(process).to_string_lossy());
         (ours && !exited(pid)).then_some(pid)
     }
 
@@ -251,7 +302,7 @@ impl DevDir {
         let mut command = std::process::Command::new(exe);
         command
             .arg("--config")
-            .arg(self.config_path())
+            .arg(self.config_path_of(process))
             .args(process.args())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -347,7 +398,7 @@ fn up(dir: &Path, shape: &Shape) -> anyhow::Result<u8> {
     let dev = DevDir::open(dir)?;
     let config = dev.config()?;
     let first_controller = Process::Controller(config.file.controllers[0].id);
-    let (controllers, agents): (Vec<Process>, Vec<Process>) = processes(&config)
+    let (controllers, agents): (Vec<Process>, Vec<Process>) = processes(&dev, &config)
         .into_iter()
         .partition(|p| matches!(p, Process::Controller(_)));
     for process in &controllers {
@@ -655,7 +706,7 @@ fn down(dev: &DevDir) -> anyhow::Result<u8> {
     let config = dev.config()?;
     // Agents first, so no agent outlives the controllers it reports to for
     // long; their jobs keep running under their supervisors.
-    let mut all = processes(&config);
+    let mut all = processes(dev, &config);
     all.reverse();
     for process in &all {
         if let Some(pid) = dev.running_pid(process) {
@@ -699,12 +750,12 @@ fn stop_jobs(config: &Config) -> usize {
 }
 
 /// `leader`, `controller-ID` or `agent-NODE` to a process of this cluster.
-fn target(config: &Config, target: &str) -> anyhow::Result<Process> {
+fn target(dev: &DevDir, config: &Config, target: &str) -> anyhow::Result<Process> {
     if target == "leader" {
         let (id, _) = find_leader(config)?.context("no leader is known right now")?;
         return Ok(Process::Controller(id));
     }
-    let all = processes(config);
+    let all = processes(dev, config);
     all.iter()
         .find(|process| process.name() == target)
         .cloned()
@@ -719,7 +770,7 @@ fn target(config: &Config, target: &str) -> anyhow::Result<Process> {
 
 fn kill(dev: &DevDir, name: &str) -> anyhow::Result<u8> {
     let config = dev.config()?;
-    let process = target(&config, name)?;
+    let process = target(dev, &config, name)?;
     let pid = dev
         .stop(&process, libc::SIGKILL)
         .with_context(|| format!("{} is not running", process.name()))?;
@@ -729,12 +780,85 @@ fn kill(dev: &DevDir, name: &str) -> anyhow::Result<u8> {
 
 fn start(dev: &DevDir, name: &str) -> anyhow::Result<u8> {
     let config = dev.config()?;
-    let process = target(&config, name)?;
+    let process = target(dev, &config, name)?;
     if let Some(pid) = dev.running_pid(&process) {
         println!("{} is already running (pid {pid})", process.name());
         return Ok(0);
     }
     dev.spawn(&process, false)?;
     println!("{} started", process.name());
+    Ok(0)
+}
+
+/// `dev add-controller`: ports, a certificate, a config file of its own
+/// (the cluster's plus its entry), an empty data directory; then starts it
+/// (no `--bootstrap`: it waits, a member of nothing, for the leader to add
+/// it) and prints the `corral controller add` that does.
+fn add_controller(dev: &DevDir, id: Option<u64>) -> anyhow::Result<u8> {
+    let config = dev.config()?;
+    let known: Vec<u64> = config
+        .file
+        .controllers
+        .iter()
+        .map(|c| c.id)
+        .chain(dev.added_controllers())
+        .collect();
+    let id = id.unwrap_or_else(|| known.iter().max().copied().unwrap_or(0) + 1);
+    if id == 0 {
+        bail!("--id: a controller id must be 1 or more");
+    }
+    if known.contains(&id) {
+        bail!(
+            "--id: controller {id} already exists in this dev cluster (start it again with corral dev start --dir {} controller-{id})",
+            dev.root.display()
+        );
+    }
+    let ports = free_ports(2)?;
+    let tls = dev.root.join("tls");
+    corral_tls::certs::issue_controller_files(&tls, id, &["127.0.0.1".to_string()])?;
+    let data_dir = dev.root.join(format!("data/controller-{id}"));
+    if data_dir.exists() {
+        bail!(
+            "{} exists: remove it first (a new controller starts empty)",
+            data_dir.display()
+        );
+    }
+    let entry = ControllerEntry {
+        id,
+        address: format!("127.0.0.1:{}", ports[0]),
+        name: None,
+        data_dir: Some(data_dir),
+        tls_cert: Some(tls.join(format!("controller-{id}.pem"))),
+        tls_key: Some(tls.join(format!("controller-{id}-key.pem"))),
+        http_address: Some(format!("127.0.0.1:{}", ports[1])),
+    };
+    let mut file = config.file.clone();
+    file.controllers.push(entry.clone());
+    // The same accounting database as the others (the default SQLite file
+    // is beside the config file, which lives elsewhere for this one).
+    file.accounting.urls = config.accounting_urls();
+    let text = toml::to_string(&file).context("writing the configuration")?;
+    fs::create_dir_all(dev.root.join(ADDED_CONTROLLERS_DIR))?;
+    let path = dev.added_config_path(id);
+    fs::write(
+        &path,
+        format!(
+            "# Written by corral dev add-controller: controller {id}'s own configuration.\n{text}"
+        ),
+    )
+    .with_context(|| format!("writing {}", path.display()))?;
+    Config::load(&path)?;
+    let process = Process::Controller(id);
+    dev.spawn(&process, false)?;
+    let http = entry.http_address.clone().unwrap_or_default();
+    println!(
+        "{} started at {} (http {http}), not yet a member; add it with:",
+        process.name(),
+        entry.address
+    );
+    println!(
+        "  corral controller add {id} {} --http-address {http}",
+        entry.address
+    );
     Ok(0)
 }
