@@ -850,6 +850,7 @@ fn add_controller(dev: &DevDir, id: Option<u64>) -> anyhow::Result<u8> {
     Config::load(&path)?;
     let process = Process::Controller(id);
     dev.spawn(&process, false)?;
+    wait_answering(dev, &config, &process, &entry.address)?;
     let http = entry.http_address.clone().unwrap_or_default();
     println!(
         "{} started at {} (http {http}), not yet a member; add it with:",
@@ -861,4 +862,36 @@ fn add_controller(dev: &DevDir, id: Option<u64>) -> anyhow::Result<u8> {
         entry.address
     );
     Ok(0)
+}
+
+/// Waits until the controller at `address` answers `ControllerStatus`, so
+/// that a `corral controller add` right after finds it.
+fn wait_answering(
+    dev: &DevDir,
+    config: &Config,
+    process: &Process,
+    address: &str,
+) -> anyhow::Result<()> {
+    let client = client(config)?;
+    let runtime = super::runtime()?;
+    let deadline = Instant::now() + Duration::from_millis(LEADER_WAIT_MS);
+    loop {
+        let answered = runtime.block_on(client.call_one(
+            address,
+            corral_proto::ControllerStatusRequest {},
+            Duration::from_millis(status::STATUS_TIMEOUT_MS),
+            |mut c, r| async move { c.controller_status(r).await },
+        ));
+        if answered.is_ok() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "{} does not answer at {address} after {LEADER_WAIT_MS} ms; its log:\n{}",
+                process.name(),
+                dev.log_tail(process, 15)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
