@@ -13,7 +13,8 @@ use crate::http::{self, AgentStatus};
 use crate::resources::{self, ResourceOverrides};
 use crate::runner::{Runner, RunnerConfig};
 use crate::session::{
-    self, SessionContext, SessionEnd, RECONNECT_BACKOFF_MAX_MS, RECONNECT_BACKOFF_MIN_MS,
+    self, LearnedControllers, SessionContext, SessionEnd, RECONNECT_BACKOFF_MAX_MS,
+    RECONNECT_BACKOFF_MIN_MS,
 };
 
 /// A session that lasted this long was a real one: reconnect at once.
@@ -100,6 +101,7 @@ pub async fn run(
         report_interval: Duration::from_millis(session::REPORT_INTERVAL_MS),
         runner: Arc::new(runner),
         status: Arc::new(AgentStatus::default()),
+        learned: Arc::new(LearnedControllers::default()),
     };
     let http = async {
         match http_listener {
@@ -131,8 +133,9 @@ pub async fn run(
 }
 
 /// Keeps a session with the leader forever: follows redirects, tries the
-/// controllers in turn, and backs off while none answers. (Also the loop of
-/// each simulated node of `corral bench agents`.)
+/// controllers in turn (those the leader last named, from the Raft
+/// membership, then the configured ones), and backs off while none answers.
+/// (Also the loop of each simulated node of `corral bench agents`.)
 pub async fn stay_attached(
     endpoint: &quinn::Endpoint,
     controllers: &[String],
@@ -143,8 +146,9 @@ pub async fn stay_attached(
     let mut backoff = Duration::from_millis(RECONNECT_BACKOFF_MIN_MS);
     loop {
         let target = redirect.take().unwrap_or_else(|| {
+            let candidates = context.learned.candidates(controllers);
             next += 1;
-            controllers[(next - 1) % controllers.len()].clone()
+            candidates[(next - 1) % candidates.len()].clone()
         });
         let started = Instant::now();
         match session::run(endpoint, &target, context).await {

@@ -56,6 +56,47 @@ pub struct SessionContext {
     pub runner: Arc<Runner>,
     /// Which controller this agent is attached to, for `/metrics`.
     pub status: Arc<crate::http::AgentStatus>,
+    /// The controllers as the leader last told them (from the Raft
+    /// membership), so a controller added at runtime is found without a
+    /// config edit.
+    pub learned: Arc<LearnedControllers>,
+}
+
+/// The voting controllers' addresses the leader sent in its `Welcome` and
+/// in `Controllers` updates; empty until a leader has said.
+#[derive(Default)]
+pub struct LearnedControllers {
+    addresses: std::sync::Mutex<Vec<String>>,
+}
+
+impl LearnedControllers {
+    pub fn set(&self, addresses: Vec<String>) {
+        if addresses.is_empty() {
+            return;
+        }
+        let mut known = self.addresses.lock().expect("poisoned");
+        if *known != addresses {
+            tracing::info!(controllers = ?addresses, "learned the controllers from the leader");
+            *known = addresses;
+        }
+    }
+
+    pub fn get(&self) -> Vec<String> {
+        self.addresses.lock().expect("poisoned").clone()
+    }
+
+    /// Where to look for the leader: the learned controllers first, then
+    /// the configured ones not among them (a configured controller may
+    /// have been removed; trying it costs one timeout).
+    pub fn candidates(&self, configured: &[String]) -> Vec<String> {
+        let mut all = self.get();
+        for address in configured {
+            if !all.contains(address) {
+                all.push(address.clone());
+            }
+        }
+        all
+    }
 }
 
 /// How a session ended.
@@ -181,7 +222,8 @@ async fn attach(
     .map_err(|_| format!("{address}: no answer to hello"))?
     .map_err(|error| format!("{address}: {error}"))?;
     match answer.body {
-        Some(wire::controller_message::Body::Welcome(_)) => {
+        Some(wire::controller_message::Body::Welcome(welcome)) => {
+            context.learned.set(welcome.controllers);
             Ok(Attached::Welcome(connection, send, recv))
         }
         Some(wire::controller_message::Body::Redirect(redirect)) => {
@@ -310,6 +352,10 @@ async fn handle(
         }
         Some(Body::LaunchStep(launch)) => launch_step(launch, context, outbox).await,
         Some(Body::TimeLimit(update)) => set_time_limit(update, context, outbox).await,
+        Some(Body::Controllers(controllers)) => {
+            context.learned.set(controllers.addresses);
+            true
+        }
         Some(Body::Welcome(_)) | Some(Body::Redirect(_)) | None => true,
     }
 }

@@ -145,8 +145,23 @@ impl Client {
     /// the other controllers when one does not answer, and gives up after
     /// the configured wait. `call` is run once per attempt; requests must be
     /// safe to repeat (submissions carry a request id for that).
-    pub async fn call<Req, Resp, F, Fut>(
+    pub async fn call<Req, Resp, F, Fut>(&self, message: Req, call: F) -> Result<Resp, ClientError>
+    where
+        Req: Clone,
+        F: FnMut(CorralClient<Channel>, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
+    {
+        self.call_with_attempt_timeout(Duration::from_millis(ATTEMPT_TIMEOUT_MS), message, call)
+            .await
+    }
+
+    /// [`Client::call`] for a call that may legitimately take longer than
+    /// [`ATTEMPT_TIMEOUT_MS`] on the leader (`corral controller add` waits
+    /// for the new controller to catch up): each attempt may take up to
+    /// `attempt`, and the whole call at least that long.
+    pub async fn call_with_attempt_timeout<Req, Resp, F, Fut>(
         &self,
+        attempt: Duration,
         message: Req,
         mut call: F,
     ) -> Result<Resp, ClientError>
@@ -156,7 +171,7 @@ impl Client {
         Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
     {
         let started = Instant::now();
-        let deadline = started + Duration::from_millis(self.settings.leader_wait_ms);
+        let deadline = started + Duration::from_millis(self.settings.leader_wait_ms).max(attempt);
         let mut target = self.first_target();
         let mut tried: Vec<String> = Vec::new();
         let mut attempts_this_round = 0;
@@ -164,7 +179,7 @@ impl Client {
         let mut last_error: String;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let timeout = remaining.min(Duration::from_millis(ATTEMPT_TIMEOUT_MS));
+            let timeout = remaining.min(attempt);
             let result = self
                 .call_one(&target, message.clone(), timeout, &mut call)
                 .await;

@@ -19,6 +19,7 @@ use corral_accounting::AccountingDb;
 use crate::accounting::AccountingFilter;
 use crate::auth::Authenticator;
 use crate::gateway::Hub;
+use crate::membership::Membership;
 use crate::propose::{wall_clock_ms, Proposer};
 use crate::signal;
 
@@ -28,6 +29,7 @@ pub const REQUEST_ID_BYTES_MAX: usize = 128;
 pub struct ClientService {
     raft: Raft,
     proposer: Proposer,
+    membership: Membership,
     authenticator: Authenticator,
     address: String,
     cluster_name: String,
@@ -39,7 +41,7 @@ pub struct ClientService {
 
 impl ClientService {
     pub fn new(
-        raft: Raft,
+        membership: Membership,
         proposer: Proposer,
         authenticator: Authenticator,
         address: String,
@@ -48,8 +50,9 @@ impl ClientService {
         hub: Arc<Hub>,
     ) -> ClientService {
         ClientService {
-            raft,
+            raft: proposer.raft().clone(),
             proposer,
+            membership,
             authenticator,
             address,
             cluster_name,
@@ -124,6 +127,7 @@ impl Corral for ClientService {
             accounting_waiting,
             accounting_acked_upto,
             accounting_dropped,
+            members: crate::membership::membership_reply(&metrics, String::new()).members,
         }))
     }
 
@@ -600,5 +604,35 @@ impl Corral for ClientService {
             request,
         )
         .await
+    }
+
+    async fn add_controller(
+        &self,
+        request: Request<wire::AddControllerRequest>,
+    ) -> Result<Response<wire::MembershipReply>, Status> {
+        self.proposer.redirect_unless_leader()?;
+        let actor = self.authenticator.actor(request.metadata())?;
+        let reply = self.membership.add(&actor, request.into_inner()).await?;
+        Ok(Response::new(reply))
+    }
+
+    async fn remove_controller(
+        &self,
+        request: Request<wire::RemoveControllerRequest>,
+    ) -> Result<Response<wire::MembershipReply>, Status> {
+        self.proposer.redirect_unless_leader()?;
+        let actor = self.authenticator.actor(request.metadata())?;
+        let id = request.into_inner().id;
+        let reply = self.membership.remove(&actor, id).await?;
+        Ok(Response::new(reply))
+    }
+
+    async fn get_controllers(
+        &self,
+        request: Request<wire::GetControllersRequest>,
+    ) -> Result<Response<wire::MembershipReply>, Status> {
+        self.proposer.redirect_unless_leader()?;
+        self.authenticator.actor(request.metadata())?;
+        Ok(Response::new(self.membership.list().await?))
     }
 }

@@ -10,6 +10,10 @@
 //! what the agent says becomes an [`AgentEvent`] for the leader's duties, and
 //! the duties send launches and signals through [`Hub::send`].
 //!
+//! The `Welcome` carries the voting controllers' addresses from the Raft
+//! membership, and a `Controllers` message follows whenever they change, so
+//! an agent finds a controller added at runtime without a config edit.
+//!
 //! Architecture invariant: agents are attached only to the leader. When the
 //! leader steps down its duties call [`Hub::close_all`], and the agents find
 //! the new leader by themselves.
@@ -26,6 +30,8 @@ use corral_raft_store::Raft;
 use corral_state::{AllocationId, ExitStatus, FinishCause, Gpu, JobId, NodeResources};
 use quinn::crypto::rustls::QuicServerConfig;
 use tokio::sync::mpsc;
+
+use crate::membership::voter_addresses;
 
 /// A step of a job's allocation: job, allocation, step number.
 pub type StepKey = (JobId, AllocationId, u32);
@@ -392,6 +398,7 @@ async fn run_session(
             controller_id: raft.metrics().borrow().id,
             term,
             heartbeat_interval_ms: 0,
+            controllers: voter_addresses(&raft.metrics().borrow()),
         })),
     };
     write_frame(&mut send, &welcome)
@@ -400,8 +407,31 @@ async fn run_session(
     tracing::info!(%node, remote = %connection.remote_address(), "agent attached");
     hub.emit(attached_event(&hello)).await;
 
+    let mut metrics = raft.metrics();
     let writer = tokio::spawn(async move {
-        while let Some(message) = outbox_rx.recv().await {
+        let mut told = voter_addresses(&metrics.borrow_and_update());
+        loop {
+            let message = tokio::select! {
+                message = outbox_rx.recv() => match message {
+                    Some(message) => message,
+                    None => break,
+                },
+                changed = metrics.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let now = voter_addresses(&metrics.borrow_and_update());
+                    if now == told {
+                        continue;
+                    }
+                    told = now.clone();
+                    wire::ControllerMessage {
+                        body: Some(wire::controller_message::Body::Controllers(
+                            wire::Controllers { addresses: now },
+                        )),
+                    }
+                }
+            };
             if write_frame(&mut send, &message).await.is_err() {
                 break;
             }

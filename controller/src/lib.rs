@@ -15,6 +15,7 @@
 //! - [`auth`]: tokens to actors.
 //! - [`leader`]: work done only while leader.
 //! - [`http`]: `/metrics`, `/health` and `/leader` over plain HTTP.
+//! - [`membership`]: adding and removing controllers online (`corral controller add|remove|list`).
 //! - [`snapshot`]: `SaveSnapshot`, a backup of the state (`corral snapshot save`).
 
 pub mod accounting;
@@ -23,6 +24,7 @@ pub mod client_service;
 pub mod gateway;
 pub mod http;
 pub mod leader;
+pub mod membership;
 pub mod network;
 pub mod node;
 pub mod propose;

@@ -17,6 +17,7 @@ use crate::auth::Authenticator;
 use crate::client_service::ClientService;
 use crate::gateway::{self, Hub};
 use crate::http::{self, ControllerMetrics, HttpContext, SubmitTimerLayer};
+use crate::membership::Membership;
 use crate::network::PeerNetwork;
 use crate::propose::Proposer;
 use crate::raft_service::RaftService;
@@ -74,10 +75,11 @@ pub async fn run(
     };
     let (log_store, state_machine) = corral_raft_store::open(&settings.data_dir, store_options)?;
     let state = state_machine.handle();
-    let network = PeerNetwork::new(ClientTls {
+    let peer_tls = ClientTls {
         ca_pem: tls.ca_pem.clone(),
         identity_pem: Some((tls.cert_pem.clone(), tls.key_pem.clone())),
-    });
+    };
+    let network = PeerNetwork::new(peer_tls.clone());
     let raft = Raft::new(
         options.id,
         Arc::new(raft_config(&config, options.id)?),
@@ -144,8 +146,14 @@ pub async fn run(
         metrics.clone(),
         duties_stopped,
     ));
-    let client_service = ClientService::new(
+    let membership = Membership::new(
         raft.clone(),
+        proposer.clone(),
+        peer_tls,
+        config.file.cluster_name.clone(),
+    );
+    let client_service = ClientService::new(
+        membership,
         proposer,
         Authenticator::new(&root_token, state),
         settings.address.clone(),
@@ -372,7 +380,12 @@ async fn bootstrap(raft: &Raft, config: &Config) -> Result<(), ControllerError> 
         .file
         .controllers
         .iter()
-        .map(|c| (c.id, Node::new(c.address.clone())))
+        .map(|c| {
+            (
+                c.id,
+                Node::with_http(c.address.clone(), c.http_address.clone()),
+            )
+        })
         .collect();
     tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "initializing a new cluster");
     raft.initialize(members)

@@ -41,6 +41,10 @@ impl Proposer {
         }
     }
 
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
     pub fn state(&self) -> &StateHandle {
         &self.state
     }

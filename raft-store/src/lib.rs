@@ -98,14 +98,53 @@ openraft::declare_raft_types!(
         D = LogCommand,
         R = corral_state::Outcome,
         NodeId = u64,
-        Node = openraft::BasicNode,
+        Node = Node,
         Entry = openraft::Entry<TypeConfig>,
         SnapshotData = Cursor<Vec<u8>>,
         AsyncRuntime = openraft::TokioRuntime,
 );
 
 pub type NodeId = u64;
-pub type Node = openraft::BasicNode;
+/// A controller as Raft membership records it: where its peers, agents
+/// and clients reach it. Membership is replicated, so a controller added at
+/// runtime (`corral controller add`) is reachable by every other controller
+/// without a config edit. Serialized like openraft's `BasicNode` (`addr`),
+/// plus `http_addr` when the controller serves HTTP, so entries and
+/// snapshots written before `http_addr` existed still read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Node {
+    /// `host:port` of its gRPC service (peers and clients) and, over UDP,
+    /// of its agent gateway.
+    pub addr: String,
+    /// `host:port` of its `/metrics`, `/health` and `/leader`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_addr: Option<String>,
+}
+
+impl Node {
+    pub fn new(addr: impl Into<String>) -> Node {
+        Node {
+            addr: addr.into(),
+            http_addr: None,
+        }
+    }
+
+    pub fn with_http(addr: impl Into<String>, http_addr: Option<String>) -> Node {
+        Node {
+            addr: addr.into(),
+            http_addr,
+        }
+    }
+}
+
+impl std::fmt::Display for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.http_addr {
+            Some(http) => write!(f, "{} (http {http})", self.addr),
+            None => f.write_str(&self.addr),
+        }
+    }
+}
 pub type Raft = openraft::Raft<TypeConfig>;
 pub type Entry = openraft::Entry<TypeConfig>;
 pub type LogId = openraft::LogId<NodeId>;

@@ -19,7 +19,7 @@ use corral_state::{ClusterState, Outcome};
 use openraft::error::Unreachable;
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::storage::{RaftLogStorage, RaftStateMachine};
-use openraft::{BasicNode, Config};
+use openraft::Config;
 
 const TERM: u64 = 2;
 const RAFT_WAIT_TIMEOUT_MS: u64 = 10_000;
@@ -122,7 +122,7 @@ async fn a_real_raft_node_reapplies_its_committed_log_after_restart() {
 
     let (state_before, last_index) = {
         let (raft, handle) = start_raft(dir.path()).await;
-        let members = [(NODE_ID, BasicNode::default())]
+        let members = [(NODE_ID, Node::default())]
             .into_iter()
             .collect::<std::collections::BTreeMap<_, _>>();
         raft.initialize(members).await.unwrap();

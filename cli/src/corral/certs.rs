@@ -18,6 +18,18 @@ pub enum Command {
         #[arg(long)]
         controllers: String,
     },
+    /// Create a certificate for a controller added later (`corral controller
+    /// add`) from the CA in DIR.
+    Controller {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Its id: the certificate names controller-ID.
+        #[arg(long)]
+        id: u64,
+        /// The host clients reach it at (an IP address or a DNS name).
+        #[arg(long)]
+        host: String,
+    },
     /// Create a certificate for a compute node from the CA in DIR.
     Node {
         #[arg(long)]
@@ -49,6 +61,17 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
                     controller.key.display()
                 );
             }
+        }
+        Command::Controller { dir, id, host } => {
+            if id == 0 {
+                bail!("--id: a controller id must be 1 or more");
+            }
+            let paths = corral_tls::certs::issue_controller_files(&dir, id, &[host])?;
+            println!(
+                "controller {id}: {} and {}",
+                paths.cert.display(),
+                paths.key.display()
+            );
         }
         Command::Node { dir, name } => {
             let paths = corral_tls::certs::issue_node_files(&dir, &name)?;

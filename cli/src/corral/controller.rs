@@ -1,4 +1,5 @@
-//! `corral controller`: the daemon.
+//! `corral controller`: the daemon (`--id N`), and the membership
+//! (`add`, `remove`, `list`: see `membership.rs`).
 
 use std::path::Path;
 
@@ -6,11 +7,16 @@ use anyhow::Context;
 use corral_config::Config;
 use corral_controller::RunOptions;
 
+use super::membership;
+
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
-    /// This controller's id in the configuration file.
-    #[arg(long)]
-    id: u64,
+    #[command(subcommand)]
+    membership: Option<membership::Command>,
+    /// Run the controller daemon with this id (its entry in the configuration file).
+    #[arg(long, required = true)]
+    id: Option<u64>,
     /// Initialise a new cluster of the configured controllers. Give it once,
     /// to one controller, the first time the cluster starts.
     #[arg(long)]
@@ -21,6 +27,10 @@ pub struct Args {
 }
 
 pub fn run(config_path: &Path, args: Args) -> anyhow::Result<u8> {
+    if let Some(command) = args.membership {
+        return super::runtime()?.block_on(membership::run(config_path, command));
+    }
+    let id = args.id.context("corral controller needs --id N")?;
     init_logging();
     abort_on_panic();
     let config = Config::load(config_path)?;
@@ -31,7 +41,7 @@ pub fn run(config_path: &Path, args: Args) -> anyhow::Result<u8> {
         .context("starting the async runtime")?;
     let options = RunOptions {
         config,
-        id: args.id,
+        id,
         bootstrap: args.bootstrap,
         check_invariants: args.check_invariants,
     };

@@ -14,6 +14,7 @@
 //! | `run/controller-<id>.pid`, `run/agent-<node>.pid` | each running process's id |
 //! | `run/simulated-agents` | present when the nodes are simulated (`corral bench agents`): no agent processes |
 //! | `bin/` | `sbatch`, `squeue`, `scontrol`, `scancel`: links to this binary |
+//! | `controllers/controller-<id>.toml` | the configuration of a controller added by `dev add-controller` (the cluster's, plus its own entry; `corral.toml` is left as it was, so clients and agents learn of it from the membership) |
 //!
 //! Processes are started detached (their own session), so they outlive the
 //! `dev up` that started them; `dev down` stops them by the ids in `run/`.
@@ -47,6 +48,8 @@ const EXTRA_ARGS_FILE: &str = "run/controller-args";
 /// Present in a cluster whose nodes are simulated (`corral bench agents`):
 /// its nodes are declared, with certificates, but `dev up` starts no agents.
 const SIMULATED_AGENTS_FILE: &str = "run/simulated-agents";
+/// Where `dev add-controller` writes each added controller's config file.
+const ADDED_CONTROLLERS_DIR: &str = "controllers";
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -95,6 +98,16 @@ pub enum Command {
         dir: PathBuf,
         target: String,
     },
+    /// Prepare and start one more controller (ports, a certificate from the
+    /// dev CA, its own config file, an empty data directory), not yet a
+    /// member: add it with the `corral controller add` line this prints.
+    AddController {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Its id [default: one more than the highest known].
+        #[arg(long)]
+        id: Option<u64>,
+    },
 }
 
 pub fn run(command: Command) -> anyhow::Result<u8> {
@@ -124,6 +137,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         Command::Down { dir } => down(&DevDir::open(&dir)?),
         Command::Kill { dir, target } => kill(&DevDir::open(&dir)?, &target),
         Command::Start { dir, target } => start(&DevDir::open(&dir)?, &target),
+        Command::AddController { dir, id } => add_controller(&DevDir::open(&dir)?, id),
     }
 }
 
@@ -184,22 +198,6 @@ impl Process {
     }
 }
 
-/// Every process a dev cluster runs: its controllers, then its agents
-/// (none when the nodes are simulated).
-fn processes(config: &Config, agents: bool) -> Vec<Process> {
-    let controllers = config
-        .file
-        .controllers
-        .iter()
-        .map(|c| Process::Controller(c.id));
-    let agents = config
-        .node_definitions()
-        .into_iter()
-        .filter(|_| agents)
-        .map(|node| Process::Agent(node.name));
-    controllers.chain(agents).collect()
-}
-
 /// Whether the dev cluster in `dir` has simulated nodes (no agent processes).
 pub fn has_simulated_agents(dir: &Path) -> bool {
     dir.join(SIMULATED_AGENTS_FILE).exists()
@@ -241,8 +239,57 @@ impl DevDir {
         self.root.join(SIMULATED_AGENTS_FILE).exists()
     }
 
+    /// Every process the cluster runs: its controllers (those of
+    /// `corral.toml`, then those `dev add-controller` made), then its
+    /// agents (none when the nodes are simulated).
     fn processes(&self, config: &Config) -> Vec<Process> {
-        processes(config, !self.simulated_agents())
+        let controllers = config
+            .file
+            .controllers
+            .iter()
+            .map(|c| c.id)
+            .chain(self.added_controllers())
+            .map(Process::Controller);
+        let agents = config
+            .node_definitions()
+            .into_iter()
+            .filter(|_| !self.simulated_agents())
+            .map(|node| Process::Agent(node.name));
+        controllers.chain(agents).collect()
+    }
+
+    /// The config file of a controller added by `dev add-controller`.
+    fn added_config_path(&self, id: u64) -> PathBuf {
+        self.root
+            .join(format!("{ADDED_CONTROLLERS_DIR}/controller-{id}.toml"))
+    }
+
+    /// The ids of the controllers `dev add-controller` made, in order.
+    fn added_controllers(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = fs::read_dir(self.root.join(ADDED_CONTROLLERS_DIR))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                name.strip_prefix("controller-")?
+                    .strip_suffix(".toml")?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The config file `process` runs with.
+    fn config_path_of(&self, process: &Process) -> PathBuf {
+        match process {
+            Process::Controller(id) if self.added_config_path(*id).is_file() => {
+                self.added_config_path(*id)
+            }
+            _ => self.config_path(),
+        }
     }
 
     fn pid_file(&self, process: &Process) -> PathBuf {
@@ -262,7 +309,7 @@ impl DevDir {
             .ok()?;
         let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let cmdline = String::from_utf8_lossy(&cmdline);
-        let ours = cmdline.contains(&*self.config_path().to_string_lossy());
+        let ours = cmdline.contains(&*self.config_path_of(process).to_string_lossy());
         (ours && !exited(pid)).then_some(pid)
     }
 
@@ -277,7 +324,7 @@ impl DevDir {
         let mut command = std::process::Command::new(exe);
         command
             .arg("--config")
-            .arg(self.config_path())
+            .arg(self.config_path_of(process))
             .args(process.args())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -791,4 +838,110 @@ fn start(dev: &DevDir, name: &str) -> anyhow::Result<u8> {
     dev.spawn(&process, false)?;
     println!("{} started", process.name());
     Ok(0)
+}
+
+/// `dev add-controller`: ports, a certificate, a config file of its own
+/// (the cluster's plus its entry), an empty data directory; then starts it
+/// (no `--bootstrap`: it waits, a member of nothing, for the leader to add
+/// it) and prints the `corral controller add` that does.
+fn add_controller(dev: &DevDir, id: Option<u64>) -> anyhow::Result<u8> {
+    let config = dev.config()?;
+    let known: Vec<u64> = config
+        .file
+        .controllers
+        .iter()
+        .map(|c| c.id)
+        .chain(dev.added_controllers())
+        .collect();
+    let id = id.unwrap_or_else(|| known.iter().max().copied().unwrap_or(0) + 1);
+    if id == 0 {
+        bail!("--id: a controller id must be 1 or more");
+    }
+    if known.contains(&id) {
+        bail!(
+            "--id: controller {id} already exists in this dev cluster (start it again with corral dev start --dir {} controller-{id})",
+            dev.root.display()
+        );
+    }
+    let ports = free_ports(2)?;
+    let tls = dev.root.join("tls");
+    corral_tls::certs::issue_controller_files(&tls, id, &["127.0.0.1".to_string()])?;
+    let data_dir = dev.root.join(format!("data/controller-{id}"));
+    if data_dir.exists() {
+        bail!(
+            "{} exists: remove it first (a new controller starts empty)",
+            data_dir.display()
+        );
+    }
+    let entry = ControllerEntry {
+        id,
+        address: format!("127.0.0.1:{}", ports[0]),
+        name: None,
+        data_dir: Some(data_dir),
+        tls_cert: Some(tls.join(format!("controller-{id}.pem"))),
+        tls_key: Some(tls.join(format!("controller-{id}-key.pem"))),
+        http_address: Some(format!("127.0.0.1:{}", ports[1])),
+    };
+    let mut file = config.file.clone();
+    file.controllers.push(entry.clone());
+    // The same accounting database as the others (the default SQLite file
+    // is beside the config file, which lives elsewhere for this one).
+    file.accounting.urls = config.accounting_urls();
+    let text = toml::to_string(&file).context("writing the configuration")?;
+    fs::create_dir_all(dev.root.join(ADDED_CONTROLLERS_DIR))?;
+    let path = dev.added_config_path(id);
+    fs::write(
+        &path,
+        format!(
+            "# Written by corral dev add-controller: controller {id}'s own configuration.\n{text}"
+        ),
+    )
+    .with_context(|| format!("writing {}", path.display()))?;
+    Config::load(&path)?;
+    let process = Process::Controller(id);
+    dev.spawn(&process, false)?;
+    wait_answering(dev, &config, &process, &entry.address)?;
+    let http = entry.http_address.clone().unwrap_or_default();
+    println!(
+        "{} started at {} (http {http}), not yet a member; add it with:",
+        process.name(),
+        entry.address
+    );
+    println!(
+        "  corral controller add {id} {} --http-address {http}",
+        entry.address
+    );
+    Ok(0)
+}
+
+/// Waits until the controller at `address` answers `ControllerStatus`, so
+/// that a `corral controller add` right after finds it.
+fn wait_answering(
+    dev: &DevDir,
+    config: &Config,
+    process: &Process,
+    address: &str,
+) -> anyhow::Result<()> {
+    let client = client(config)?;
+    let runtime = super::runtime()?;
+    let deadline = Instant::now() + Duration::from_millis(LEADER_WAIT_MS);
+    loop {
+        let answered = runtime.block_on(client.call_one(
+            address,
+            corral_proto::ControllerStatusRequest {},
+            Duration::from_millis(status::STATUS_TIMEOUT_MS),
+            |mut c, r| async move { c.controller_status(r).await },
+        ));
+        if answered.is_ok() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "{} does not answer at {address} after {LEADER_WAIT_MS} ms; its log:\n{}",
+                process.name(),
+                dev.log_tail(process, 15)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -6,6 +6,7 @@ mod certs;
 mod config_check;
 mod controller;
 pub mod dev;
+mod membership;
 pub mod snapshot;
 pub mod status;
 pub mod user;
@@ -31,7 +32,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a controller daemon.
+    /// Run a controller daemon (`--id N`), or change the controllers:
+    /// add, remove, list.
     Controller(controller::Args),
     /// Run a compute node's agent.
     Agent(agent::Args),

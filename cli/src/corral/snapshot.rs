@@ -121,7 +121,12 @@ fn restore(config_path: &Path, file: &Path, id: u64) -> anyhow::Result<u8> {
         .file
         .controllers
         .iter()
-        .map(|controller| (controller.id, Node::new(controller.address.clone())))
+        .map(|controller| {
+            (
+                controller.id,
+                Node::with_http(controller.address.clone(), controller.http_address.clone()),
+            )
+        })
         .collect();
     backup
         .seed_data_dir(&settings.data_dir, id, &members)

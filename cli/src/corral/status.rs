@@ -27,11 +27,39 @@ pub async fn run(config_path: &Path) -> anyhow::Result<u8> {
     Ok(if leader_known { 0 } else { 1 })
 }
 
-/// Asks every configured controller at once; rows in configuration order.
+/// Asks every configured controller at once, then every member of the Raft
+/// membership they name that the configuration does not (a controller added
+/// at runtime); rows in configuration order, then by id.
 pub async fn collect(client: Arc<Client>) -> Vec<Row> {
+    let configured = client.settings().controllers.clone();
+    let mut rows = ask(client.clone(), configured).await;
+    let mut learned: Vec<ControllerAddress> = Vec::new();
+    for member in rows
+        .iter()
+        .filter_map(|row| row.status.as_ref())
+        .flat_map(|status| &status.members)
+    {
+        let known = rows
+            .iter()
+            .any(|row| row.controller.address == member.address)
+            || learned.iter().any(|c| c.address == member.address);
+        if !known {
+            learned.push(ControllerAddress {
+                id: Some(member.id),
+                name: format!("controller-{}", member.id),
+                address: member.address.clone(),
+            });
+        }
+    }
+    learned.sort_by_key(|c| c.id);
+    rows.extend(ask(client, learned).await);
+    rows
+}
+
+async fn ask(client: Arc<Client>, controllers: Vec<ControllerAddress>) -> Vec<Row> {
     let timeout = Duration::from_millis(STATUS_TIMEOUT_MS);
     let mut calls = tokio::task::JoinSet::new();
-    for (index, controller) in client.settings().controllers.iter().cloned().enumerate() {
+    for (index, controller) in controllers.into_iter().enumerate() {
         let client = client.clone();
         calls.spawn(async move {
             let status = client

@@ -86,7 +86,12 @@ impl Heartbeats {
             let mut proposals = JoinSet::new();
             for name in chunk {
                 let silent_s = now
-                    .duration_since(self.last_seen.get(name).copied().unwrap_or(self.grace_start))
+                    .duration_since(
+                        self.last_seen
+                            .get(name)
+                            .copied()
+                            .unwrap_or(self.grace_start),
+                    )
                     .as_secs();
                 tracing::warn!(node = %name, silent_s, "node not responding; setting it down");
                 let proposer = duties.proposer.clone();
