@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use corral_agent::http::AgentStatus;
-use corral_agent::session::SessionContext;
+use corral_agent::session::{LearnedControllers, SessionContext};
 use corral_agent::{Runner, RunnerConfig};
 use corral_client::Client;
 use corral_config::Config;
@@ -237,6 +237,7 @@ fn prepare(runtime: &Runtime, config: &Config) -> anyhow::Result<Vec<Prepared>> 
             report_interval: Duration::from_millis(REPORT_INTERVAL_MS),
             runner: Arc::new(runner),
             status: Arc::new(AgentStatus::default()),
+            learned: Arc::new(LearnedControllers::default()),
         };
         fleet.push(Prepared {
             name: node.name,
