@@ -144,6 +144,12 @@ impl Load {
     }
 }
 
+/// An applied index by which every controller has built a snapshot and
+/// purged its log behind it, with the intervals of [`with_small_snapshots`]:
+/// a snapshot every 200 entries, stretched by up to 3/8 per controller id
+/// (`staggered` in controller/src/node.rs), twice over.
+const LOG_PURGED_BY_INDEX: u64 = 2 * (200 + 200 * 3 / 8);
+
 /// Restarts the dev cluster with small snapshot intervals, so the log is
 /// purged behind snapshots during the test and a controller that joins
 /// late must catch up by snapshot.
@@ -264,7 +270,13 @@ fn three_to_five_to_three_under_load_and_a_wiped_controller_replaced() {
         load.wait_flowing(&cluster, "after the refusals", 3);
 
         // Replace the dead controller as if its disk was lost: remove it,
-        // wipe its data directory, start it empty and add it back.
+        // wipe its data directory, start it empty and add it back. First
+        // let the leader's log be purged behind a snapshot, so that the
+        // empty controller cannot catch up from the log alone.
+        cluster.wait_for("the leader's log to be purged behind a snapshot", || {
+            let applied = cluster.leader().applied_index?;
+            (applied >= LOG_PURGED_BY_INDEX).then_some(())
+        });
         let dead_member = members_now.iter().find(|m| m.id == dead).unwrap().clone();
         remove(&cluster, dead);
         assert_eq!(voter_ids(&cluster), BTreeSet::from([leader, other]));
