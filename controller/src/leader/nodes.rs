@@ -70,30 +70,24 @@ impl Heartbeats {
                 .map(|node| node.name.clone())
                 .collect()
         });
-        let silent: Vec<String> = up
+        let silent: Vec<(String, Duration)> = up
             .into_iter()
-            .filter(|name| {
+            .filter_map(|name| {
                 let seen = self
                     .last_seen
-                    .get(name)
+                    .get(&name)
                     .copied()
                     .unwrap_or(self.grace_start)
                     .max(self.grace_start);
-                now.duration_since(seen) > self.timeout && !self.downed.contains(name)
+                let silent_for = now.duration_since(seen);
+                (silent_for > self.timeout && !self.downed.contains(&name))
+                    .then_some((name, silent_for))
             })
             .collect();
         for chunk in silent.chunks(NODE_DOWNS_IN_FLIGHT_MAX) {
             let mut proposals = JoinSet::new();
-            for name in chunk {
-                let silent_s = now
-                    .duration_since(
-                        self.last_seen
-                            .get(name)
-                            .copied()
-                            .unwrap_or(self.grace_start),
-                    )
-                    .as_secs();
-                tracing::warn!(node = %name, silent_s, "node not responding; setting it down");
+            for (name, silent_for) in chunk {
+                tracing::warn!(node = %name, silent_s = silent_for.as_secs(), "node not responding; setting it down");
                 let proposer = duties.proposer.clone();
                 let name = name.clone();
                 proposals.spawn(async move {
