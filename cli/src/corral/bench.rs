@@ -201,6 +201,24 @@ impl Cluster {
         self.config.file.controllers.len()
     }
 
+    /// Refuses a cluster of fewer than three controllers for `benchmark`,
+    /// which kills or restarts one of them (`why`, if given, says how).
+    pub fn require_three_controllers(&self, benchmark: &str, why: &str) -> anyhow::Result<()> {
+        if self.controller_count() >= 3 {
+            return Ok(());
+        }
+        let why = if why.is_empty() {
+            String::new()
+        } else {
+            format!(" ({why})")
+        };
+        anyhow::bail!(
+            "{benchmark} needs at least 3 controllers{why}; the cluster in {} has {}",
+            self.dir.display(),
+            self.controller_count()
+        )
+    }
+
     /// Writes the report of `benchmark` (with `suffix` appended to the default
     /// file name, for variants) and says where.
     pub fn write_report(
@@ -342,4 +360,13 @@ pub fn build_profile() -> &'static str {
     } else {
         "release"
     }
+}
+
+/// The multi-threaded runtime a benchmark drives its clients on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the benchmark's runtime")
 }

@@ -77,10 +77,7 @@ pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
         cluster.repeat,
         build_profile()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the benchmark's runtime")?;
+    let runtime = super::runtime()?;
     let client = cluster_client(&cluster.config)?;
     let db = Arc::new(AccountingDb::new(&urls).context("the accounting database")?);
     let sqlite = urls

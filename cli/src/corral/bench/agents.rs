@@ -109,13 +109,7 @@ pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
             args.agents
         );
     }
-    if cluster.controller_count() < 3 {
-        bail!(
-            "agents needs at least 3 controllers (a leader to kill); the cluster in {} has {}",
-            cluster.dir.display(),
-            cluster.controller_count()
-        );
-    }
+    cluster.require_three_controllers("agents", "a leader to kill")?;
     println!(
         "agents: {} simulated nodes (own QUIC connection and certificate each), heartbeat every {} ms, {} leader kills, {} controllers, {} build",
         args.agents,
@@ -124,10 +118,7 @@ pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
         cluster.controller_count(),
         build_profile()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the benchmark's runtime")?;
+    let runtime = super::runtime()?;
     let client = cluster_client(&cluster.config)?;
     let wait = Duration::from_secs(args.wait_s);
     wait_converged(&runtime, &client, cluster.controller_count())?;

@@ -71,13 +71,7 @@ struct Kill {
 }
 
 pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
-    if cluster.controller_count() < 3 {
-        bail!(
-            "failover needs at least 3 controllers; the cluster in {} has {}",
-            cluster.dir.display(),
-            cluster.controller_count()
-        );
-    }
+    cluster.require_three_controllers("failover", "")?;
     println!(
         "failover: {} leader kills per run under a load of {} submitting tasks ({} ms per-call timeout), {} runs, {} controllers, {} build",
         args.kills,
@@ -87,10 +81,7 @@ pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
         cluster.controller_count(),
         build_profile()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the benchmark's runtime")?;
+    let runtime = super::runtime()?;
     let status_client = cluster_client(&cluster.config)?;
     wait_converged(&runtime, &status_client, cluster.controller_count())?;
     let load = start_load(cluster, args, &runtime)?;

@@ -106,10 +106,7 @@ pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
         cluster.controller_count(),
         build_profile()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the benchmark's runtime")?;
+    let runtime = super::runtime()?;
     let clients = (0..FILL_CLIENTS)
         .map(|_| cluster_client(&cluster.config))
         .collect::<anyhow::Result<Vec<_>>>()?;

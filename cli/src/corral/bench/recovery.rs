@@ -87,13 +87,8 @@ struct Restart {
 }
 
 pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
-    if cluster.controller_count() < 3 {
-        bail!(
-            "recovery needs at least 3 controllers (a follower to restart while the others serve); the cluster in {} has {}",
-            cluster.dir.display(),
-            cluster.controller_count()
-        );
-    }
+    cluster
+        .require_three_controllers("recovery", "a follower to restart while the others serve")?;
     println!(
         "recovery: a history of {} jobs (submitted, cancelled, purged after {} s), then {} follower restarts, {} controllers, {} build",
         args.jobs,
@@ -102,10 +97,7 @@ pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
         cluster.controller_count(),
         build_profile()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the benchmark's runtime")?;
+    let runtime = super::runtime()?;
     let client = cluster_client(&cluster.config)?;
     wait_converged(&runtime, &client, cluster.controller_count())?;
     let mut disk = vec![disk_sample(cluster, &runtime, &client, 0)];

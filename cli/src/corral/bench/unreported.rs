@@ -157,13 +157,7 @@ struct Bench<'a> {
 }
 
 pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
-    if cluster.controller_count() < 3 {
-        bail!(
-            "unreported needs at least 3 controllers; the cluster in {} has {}",
-            cluster.dir.display(),
-            cluster.controller_count()
-        );
-    }
+    cluster.require_three_controllers("unreported", "")?;
     let cpus: u64 = cluster
         .config
         .node_definitions()
@@ -197,10 +191,7 @@ pub fn run(cluster: &Cluster, args: &Args) -> anyhow::Result<u8> {
     let bench = Bench {
         cluster,
         args,
-        runtime: tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("starting the benchmark's runtime")?,
+        runtime: super::runtime()?,
         client: cluster_client(&cluster.config)?,
         spec,
         ids: RequestIds::new(),
