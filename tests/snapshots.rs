@@ -23,6 +23,18 @@ const SUBMITTERS: usize = 4;
 /// entries are as big as those of a shell with a long environment.
 const FAT_ENVIRONMENT_BYTES: usize = 4_096;
 
+/// SIGKILLs one follower and returns its row from before the kill.
+fn kill_a_follower(cluster: &DevCluster) -> support::StatusRow {
+    let leader = cluster.leader();
+    let follower = cluster
+        .status()
+        .into_iter()
+        .find(|row| row.id != leader.id)
+        .expect("a follower");
+    cluster.kill(&format!("controller-{}", follower.id));
+    follower
+}
+
 /// Makes the cluster snapshot every 50 entries and keep only 10 behind it.
 fn snapshot_often(cluster: &DevCluster) {
     let path = cluster.config_path();
@@ -51,13 +63,7 @@ fn snapshot_often(cluster: &DevCluster) {
 #[test]
 fn a_follower_thousands_of_entries_behind_catches_up_from_the_log() {
     let cluster = DevCluster::up(3);
-    let leader = cluster.leader();
-    let lagging = cluster
-        .status()
-        .into_iter()
-        .find(|row| row.id != leader.id)
-        .expect("a follower");
-    cluster.kill(&format!("controller-{}", lagging.id));
+    let lagging = kill_a_follower(&cluster);
 
     let filler = "x".repeat(FAT_ENVIRONMENT_BYTES);
     let submitted: BTreeSet<u32> = std::thread::scope(|scope| {
@@ -109,13 +115,7 @@ fn a_follower_thousands_of_entries_behind_catches_up_from_the_log() {
 fn a_lagging_follower_catches_up_from_a_snapshot() {
     let cluster = DevCluster::up(3);
     snapshot_often(&cluster);
-    let leader = cluster.leader();
-    let lagging = cluster
-        .status()
-        .into_iter()
-        .find(|row| row.id != leader.id)
-        .expect("a follower");
-    cluster.kill(&format!("controller-{}", lagging.id));
+    let lagging = kill_a_follower(&cluster);
 
     let submitted: BTreeSet<u32> = (0..150)
         .map(|_| cluster.submit(&["--hold", "--wrap", "true"]))
