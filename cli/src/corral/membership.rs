@@ -105,25 +105,7 @@ pub fn render(reply: &wire::MembershipReply) -> String {
                 .map_or("-".to_string(), |index| index.to_string()),
         ]);
     }
-    let widths: Vec<usize> = (0..6)
-        .map(|column| {
-            lines
-                .iter()
-                .map(|line| line[column].len())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for line in &lines {
-        let cells: Vec<String> = line
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
+    let mut out = super::status::align_columns(&lines);
     out.push_str(&format!(
         "term {}, last log index {}, membership at index {}\n",
         reply.term,

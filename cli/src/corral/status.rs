@@ -129,11 +129,22 @@ pub fn render(rows: &[Row]) -> String {
         };
         lines.push(line);
     }
-    let widths: Vec<usize> = (0..6)
-        .map(|column| lines.iter().map(|l| l[column].len()).max().unwrap_or(0))
+    align_columns(&lines)
+}
+
+/// Rows of cells as left-aligned columns two spaces apart, one line each.
+pub(super) fn align_columns<const N: usize>(lines: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
+        .map(|column| {
+            lines
+                .iter()
+                .map(|line| line[column].len())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
-    for line in &lines {
+    for line in lines {
         let cells: Vec<String> = line
             .iter()
             .zip(&widths)
