@@ -37,65 +37,77 @@ pub enum ConversionError {
 
 impl From<&domain::JobSpec> for wire::JobSpec {
     fn from(spec: &domain::JobSpec) -> Self {
-        wire::JobSpec {
-            name: spec.name.clone(),
-            partition: spec.partition.clone(),
-            time_limit_minutes: spec.time_limit_minutes,
-            nodes: spec.nodes,
-            ntasks: spec.ntasks,
-            cpus_per_task: spec.cpus_per_task,
-            memory_per_node_mb: spec.memory_per_node_mb,
-            stdout_pattern: spec.stdout_pattern.clone(),
-            stderr_pattern: spec.stderr_pattern.clone(),
-            stdin_path: spec.stdin_path.clone(),
-            work_dir: spec.work_dir.clone(),
-            script: spec.script.clone(),
-            arguments: spec.arguments.clone(),
-            environment: environment_to_wire(&spec.environment),
-            hold: spec.hold,
-            submit_host: spec.submit_host.clone(),
-            gpus_per_node: spec.gpus_per_node,
-            requeue: spec.requeue,
-            array: spec.array.as_ref().map(|array| wire::ArraySpec {
-                indices: array.indices.clone(),
-                max_running: array.max_running,
+        spec_to_wire(spec, true)
+    }
+}
+
+/// The wire form of a spec; without its script and environment unless
+/// `with_script` (the kilobytes a listing of thousands of jobs never shows,
+/// not even copied).
+fn spec_to_wire(spec: &domain::JobSpec, with_script: bool) -> wire::JobSpec {
+    let (script, environment) = if with_script {
+        (spec.script.clone(), environment_to_wire(&spec.environment))
+    } else {
+        Default::default()
+    };
+    wire::JobSpec {
+        name: spec.name.clone(),
+        partition: spec.partition.clone(),
+        time_limit_minutes: spec.time_limit_minutes,
+        nodes: spec.nodes,
+        ntasks: spec.ntasks,
+        cpus_per_task: spec.cpus_per_task,
+        memory_per_node_mb: spec.memory_per_node_mb,
+        stdout_pattern: spec.stdout_pattern.clone(),
+        stderr_pattern: spec.stderr_pattern.clone(),
+        stdin_path: spec.stdin_path.clone(),
+        work_dir: spec.work_dir.clone(),
+        script,
+        arguments: spec.arguments.clone(),
+        environment,
+        hold: spec.hold,
+        submit_host: spec.submit_host.clone(),
+        gpus_per_node: spec.gpus_per_node,
+        requeue: spec.requeue,
+        array: spec.array.as_ref().map(|array| wire::ArraySpec {
+            indices: array.indices.clone(),
+            max_running: array.max_running,
+        }),
+        dependency: spec
+            .dependency
+            .as_ref()
+            .map(|dependency| wire::Dependencies {
+                any: dependency.any,
+                conditions: dependency
+                    .conditions
+                    .iter()
+                    .map(|c| condition_to_wire(c, domain::ConditionState::Unfulfilled))
+                    .collect(),
             }),
-            dependency: spec
-                .dependency
-                .as_ref()
-                .map(|dependency| wire::Dependencies {
-                    any: dependency.any,
-                    conditions: dependency
-                        .conditions
-                        .iter()
-                        .map(|c| condition_to_wire(c, domain::ConditionState::Unfulfilled))
-                        .collect(),
-                }),
-            nice: spec.nice,
-            comment: spec.comment.clone(),
-            mail_type: spec.mail_type.clone(),
-            mail_user: spec.mail_user.clone(),
-            account: spec.account.clone(),
-            qos: spec.qos.clone(),
-            required_nodes: spec.required_nodes.clone(),
-            excluded_nodes: spec.excluded_nodes.clone(),
-            exclusive: spec.exclusive,
-            memory_per_cpu_mb: spec.memory_per_cpu_mb,
-            ntasks_per_node: spec.ntasks_per_node,
-            begin_time_ms: spec.begin_time_ms,
-            time_min_minutes: spec.time_min_minutes,
-            signal_number: spec.signal.map(|signal| u32::from(signal.number)),
-            signal_seconds_before_limit: spec
-                .signal
-                .map_or(0, |signal| u32::from(signal.seconds_before_limit)),
-            signal_batch_only: spec.signal.is_some_and(|signal| signal.batch_only),
-            signal_reservation: spec.signal.is_some_and(|signal| signal.reservation),
-            open_mode: match spec.open_mode {
-                None => String::new(),
-                Some(domain::OpenMode::Append) => "append".to_string(),
-                Some(domain::OpenMode::Truncate) => "truncate".to_string(),
-            },
-        }
+        nice: spec.nice,
+        comment: spec.comment.clone(),
+        mail_type: spec.mail_type.clone(),
+        mail_user: spec.mail_user.clone(),
+        account: spec.account.clone(),
+        qos: spec.qos.clone(),
+        required_nodes: spec.required_nodes.clone(),
+        excluded_nodes: spec.excluded_nodes.clone(),
+        exclusive: spec.exclusive,
+        memory_per_cpu_mb: spec.memory_per_cpu_mb,
+        ntasks_per_node: spec.ntasks_per_node,
+        begin_time_ms: spec.begin_time_ms,
+        time_min_minutes: spec.time_min_minutes,
+        signal_number: spec.signal.map(|signal| u32::from(signal.number)),
+        signal_seconds_before_limit: spec
+            .signal
+            .map_or(0, |signal| u32::from(signal.seconds_before_limit)),
+        signal_batch_only: spec.signal.is_some_and(|signal| signal.batch_only),
+        signal_reservation: spec.signal.is_some_and(|signal| signal.reservation),
+        open_mode: match spec.open_mode {
+            None => String::new(),
+            Some(domain::OpenMode::Append) => "append".to_string(),
+            Some(domain::OpenMode::Truncate) => "truncate".to_string(),
+        },
     }
 }
 
@@ -302,15 +314,11 @@ pub fn job_state_from_wire(value: i32) -> Result<domain::JobState, ConversionErr
 /// A job for the wire; its script and environment only when asked for,
 /// since `squeue` of many jobs needs neither.
 pub fn job_to_wire(job: &domain::Job, with_script: bool) -> wire::Job {
-    let mut spec = wire::JobSpec::from(job.spec.as_ref());
-    if !with_script {
-        spec.script.clear();
-        spec.environment.clear();
-    }
+    let spec = spec_to_wire(&job.spec, with_script);
     wire::Job {
         id: job.id,
         request_id: job.request_id.0.clone(),
-        spec: Some(spec),
+        spec: Some(Box::new(spec)),
         partition: job.partition.clone(),
         user: job.user.clone(),
         uid: job.uid,
@@ -540,7 +548,7 @@ pub fn job_from_wire(job: wire::Job) -> Result<domain::Job, ConversionError> {
     Ok(domain::Job {
         id: job.id,
         request_id: domain::RequestId(job.request_id),
-        spec: std::sync::Arc::new(spec.try_into()?),
+        spec: std::sync::Arc::new((*spec).try_into()?),
         partition: job.partition,
         user: job.user,
         uid: job.uid,

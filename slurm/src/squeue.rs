@@ -199,23 +199,31 @@ fn parse_width(digits: &str) -> usize {
 /// Widths beyond this are clamped (Slurm formats into a bounded buffer).
 const WIDTH_MAX: usize = 4_096;
 
-/// Slurm's `_print_str`: right-aligned pads on the left and, when `cut`,
-/// keeps the first `width` characters; left-aligned always keeps the first
-/// `width` characters and pads on the right; width 0 prints as is.
-fn fit(text: &str, width: usize, right_aligned: bool, cut: bool) -> String {
+/// Slurm's `_print_str`, appended to `out`: right-aligned pads on the left
+/// and, when `cut`, keeps the first `width` characters; left-aligned always
+/// keeps the first `width` characters and pads on the right; width 0 prints
+/// as is. No string of its own: it runs for every field of every job.
+fn push_fitted(out: &mut String, text: &str, width: usize, right_aligned: bool, cut: bool) {
     if width == 0 {
-        return text.to_string();
+        out.push_str(text);
+        return;
     }
-    if right_aligned {
-        let padded = format!("{text:>width$}");
-        if cut {
-            padded.chars().take(width).collect()
-        } else {
-            padded
-        }
+    let length = text.chars().count();
+    let pad = width.saturating_sub(length);
+    let kept = if right_aligned && !cut {
+        text
     } else {
-        let kept: String = text.chars().take(width).collect();
-        format!("{kept:<width$}")
+        match text.char_indices().nth(width) {
+            Some((end, _)) => &text[..end],
+            None => text,
+        }
+    };
+    if right_aligned {
+        out.extend(std::iter::repeat_n(' ', pad));
+        out.push_str(kept);
+    } else {
+        out.push_str(kept);
+        out.extend(std::iter::repeat_n(' ', pad));
     }
 }
 
@@ -223,12 +231,13 @@ fn fit(text: &str, width: usize, right_aligned: bool, cut: bool) -> String {
 pub fn header_line(format: &JobFormat) -> String {
     let mut out = format.prefix.clone();
     for field in &format.fields {
-        out.push_str(&fit(
+        push_fitted(
+            &mut out,
             field.kind.header(),
             field.width,
             field.right_aligned,
             field.kind.header_is_cut(),
-        ));
+        );
         out.push_str(&field.suffix);
     }
     out.push('\n');
@@ -252,7 +261,7 @@ pub fn format_jobs(
         out.push_str(&format.prefix);
         for field in &format.fields {
             let (value, cut) = field.kind.value(job, context);
-            out.push_str(&fit(&value, field.width, field.right_aligned, cut));
+            push_fitted(&mut out, &value, field.width, field.right_aligned, cut);
             out.push_str(&field.suffix);
         }
         out.push('\n');
@@ -303,6 +312,12 @@ mod tests {
         assert_eq!(format.fields[3].kind, FieldKind::ExcludedNodes);
     }
 
+    fn fit(text: &str, width: usize, right_aligned: bool, cut: bool) -> String {
+        let mut out = String::from("kept:");
+        push_fitted(&mut out, text, width, right_aligned, cut);
+        out.split_off("kept:".len())
+    }
+
     #[test]
     fn fits_like_print_str() {
         assert_eq!(fit("JOBID", 18, true, true), "             JOBID");
@@ -311,6 +326,11 @@ mod tests {
         assert_eq!(fit("abcdef", 3, false, false), "abc");
         assert_eq!(fit("ab", 4, false, true), "ab  ");
         assert_eq!(fit("ab", 0, true, true), "ab");
+        // Widths count characters, not bytes.
+        assert_eq!(fit("ñandú", 3, false, false), "ñan");
+        assert_eq!(fit("ñandú", 3, true, true), "ñan");
+        assert_eq!(fit("ú", 3, true, true), "  ú");
+        assert_eq!(fit("ú", 3, false, true), "ú  ");
     }
 
     #[test]

@@ -50,9 +50,12 @@ pub fn fetch(
         .iter()
         .map(|job| (job.id, basic_priority(job)))
         .collect();
-    context.group_names = jobs
-        .iter()
-        .filter_map(|job| group_name(job.gid).map(|name| (job.gid, name)))
+    // Each distinct group once: a lookup reads /etc/group (or asks NSS),
+    // and a queue of thousands of jobs has a handful of groups.
+    let gids: std::collections::BTreeSet<u32> = jobs.iter().map(|job| job.gid).collect();
+    context.group_names = gids
+        .into_iter()
+        .filter_map(|gid| group_name(gid).map(|name| (gid, name)))
         .collect();
     context.node_names = jobs
         .iter()

@@ -7,7 +7,7 @@
 
 use corral_state::Job;
 
-use super::{fit, parse_width};
+use super::{parse_width, push_fitted};
 use crate::display::DisplayContext;
 use crate::error::{error_line, SlurmError, EXIT_FAILURE};
 use crate::steps::{running_steps, StepRow};
@@ -172,7 +172,13 @@ impl StepFormat {
         for field in &self.fields {
             match field.kind {
                 StepField::Invalid => out.push_str(&field.text),
-                kind => out.push_str(&fit(kind.header(), field.width, field.right_aligned, true)),
+                kind => push_fitted(
+                    &mut out,
+                    kind.header(),
+                    field.width,
+                    field.right_aligned,
+                    true,
+                ),
             }
             out.push_str(&field.suffix);
         }
@@ -187,7 +193,7 @@ impl StepFormat {
                 StepField::Invalid => out.push_str(&field.text),
                 kind => {
                     let (value, cut) = kind.value(row, context);
-                    out.push_str(&fit(&value, field.width, field.right_aligned, cut));
+                    push_fitted(&mut out, &value, field.width, field.right_aligned, cut);
                 }
             }
             out.push_str(&field.suffix);
