@@ -9,10 +9,11 @@
 mod support;
 
 use std::collections::BTreeSet;
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use support::{assert_success, stderr, stdout, DevCluster};
+use support::{assert_success, stderr, stdout, DevCluster, CORRAL};
 
 /// One line of `corral controller list`.
 #[derive(Debug, Clone)]
@@ -25,9 +26,12 @@ struct Member {
 }
 
 fn members(cluster: &DevCluster) -> Vec<Member> {
-    let output = cluster.corral(&["controller", "list"]);
-    assert_success(&output, "corral controller list");
-    stdout(&output)
+    parse_members(&cluster.corral(&["controller", "list"]))
+}
+
+fn parse_members(output: &Output) -> Vec<Member> {
+    assert_success(output, "corral controller list");
+    stdout(output)
         .lines()
         .skip(1)
         .filter_map(|line| {
@@ -318,4 +322,113 @@ fn three_to_five_to_three_under_load_and_a_wiped_controller_replaced() {
 fn members_quietly(cluster: &DevCluster) -> Option<Vec<Member>> {
     let output = cluster.corral(&["controller", "list"]);
     output.status.success().then(|| members(cluster))
+}
+
+/// `corral ARGS` (or a Slurm command of the cluster's `bin/`) with the
+/// controllers named by `CORRAL_CONTROLLERS`: the way to reach a cluster
+/// whose configured controllers are all gone.
+fn via(cluster: &DevCluster, controllers: &str, program: &str, args: &[&str]) -> Output {
+    let program = match program {
+        "corral" => std::path::PathBuf::from(CORRAL),
+        name => cluster.path().join("bin").join(name),
+    };
+    Command::new(program)
+        .args(args)
+        .env("CORRAL_CONF", cluster.config_path())
+        .env("CORRAL_CONTROLLERS", controllers)
+        .env_remove("CORRAL_TOKEN")
+        .current_dir(cluster.path())
+        .output()
+        .expect("running a command of the cluster")
+}
+
+/// The agent's log from byte `from` on.
+fn agent_log_since(cluster: &DevCluster, from: usize) -> String {
+    let log =
+        std::fs::read_to_string(cluster.path().join("logs/agent-node001.log")).unwrap_or_default();
+    log.get(from..).unwrap_or_default().to_string()
+}
+
+#[test]
+fn an_agent_finds_the_leader_among_controllers_it_only_learned_of() {
+    let cluster = DevCluster::with_agents(3, 1, &[]);
+    // Replace all three configured controllers with three added ones.
+    let added: Vec<u64> = (0..3).map(|_| grow(&cluster, None)).collect();
+    assert_eq!(added, [4, 5, 6]);
+    for id in [1, 2, 3] {
+        remove(&cluster, id);
+    }
+    let voters: Vec<Member> = members(&cluster).into_iter().filter(|m| m.voter).collect();
+    assert_eq!(
+        voters.iter().map(|m| m.id).collect::<BTreeSet<_>>(),
+        BTreeSet::from([4, 5, 6])
+    );
+    let quoted = |m: &Member| format!("\"{}\"", m.address);
+    cluster.wait_for(
+        "the agent to learn that 4, 5 and 6 are the controllers",
+        || {
+            agent_log_since(&cluster, 0)
+                .lines()
+                .filter(|l| l.contains("learned the controllers"))
+                .last()
+                .filter(|l| voters.iter().all(|m| l.contains(&quoted(m))))
+                .map(|_| ())
+        },
+    );
+    for id in [1, 2, 3] {
+        cluster.kill(&format!("controller-{id}"));
+    }
+    // Nothing in corral.toml answers now. Make the agent look for a leader
+    // again: kill the leader among the added controllers.
+    let addresses = voters
+        .iter()
+        .map(|m| m.address.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let list = || {
+        parse_members(&via(
+            &cluster,
+            &addresses,
+            "corral",
+            &["controller", "list"],
+        ))
+    };
+    let old_leader = cluster.wait_for("a leader among 4, 5 and 6", || {
+        list().into_iter().find(|m| m.leader).map(|m| m.id)
+    });
+    let log_before_kill = agent_log_since(&cluster, 0).len();
+    cluster.kill(&format!("controller-{old_leader}"));
+    let new_leader = cluster.wait_for("a new leader among the other two", || {
+        let output = via(&cluster, &addresses, "corral", &["controller", "list"]);
+        if !output.status.success() {
+            return None;
+        }
+        parse_members(&output)
+            .into_iter()
+            .find(|m| m.leader && m.id != old_leader)
+    });
+    cluster.wait_for("the agent attached to the new leader", || {
+        agent_log_since(&cluster, log_before_kill)
+            .lines()
+            .any(|l| l.contains("attached to the leader") && l.contains(&new_leader.address))
+            .then_some(())
+    });
+    // And it runs jobs for that leader.
+    let submitted = via(
+        &cluster,
+        &addresses,
+        "sbatch",
+        &["--parsable", "--wrap", "true"],
+    );
+    assert_success(&submitted, "sbatch through the added controllers");
+    let job_id = stdout(&submitted).trim().to_string();
+    cluster.wait_for(&format!("job {job_id} to complete on node001"), || {
+        let output = via(
+            &cluster,
+            &addresses,
+            "squeue",
+            &["-h", "-t", "all", "-j", &job_id, "-o", "%T %N"],
+        );
+        (stdout(&output).trim() == "COMPLETED node001").then_some(())
+    });
 }

@@ -312,17 +312,16 @@ fn certified_node(connection: &quinn::Connection) -> Option<String> {
 /// Where the leader is, from this controller's view.
 fn leadership(raft: &Raft) -> (bool, String, u64) {
     let metrics = raft.metrics().borrow().clone();
-    let leading = metrics.current_leader == Some(metrics.id);
-    let leader_address = metrics
-        .current_leader
-        .and_then(|leader| {
-            metrics
-                .membership_config
-                .membership()
-                .get_node(&leader)
-                .map(|node| node.addr.clone())
-        })
-        .unwrap_or_default();
+    let (leading, leader_address) = match crate::propose::leadership(&metrics) {
+        Ok(()) => (true, String::new()),
+        Err(forward) => (
+            false,
+            forward
+                .leader_node
+                .map(|node| node.addr)
+                .unwrap_or_default(),
+        ),
+    };
     (leading, leader_address, metrics.current_term)
 }
 

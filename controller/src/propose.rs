@@ -8,8 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use corral_proto::{LEADER_ADDRESS_METADATA, LEADER_ID_METADATA};
 use corral_raft_store::typ::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
-use corral_raft_store::{Raft, StateHandle};
+use corral_raft_store::{NodeId, Raft, StateHandle};
 use corral_state::{ClusterState, Command, Outcome};
+use openraft::ServerState;
 use tonic::Status;
 
 /// How long a write may wait to commit. A leader cut off from the majority
@@ -105,22 +106,34 @@ impl Proposer {
     /// believes it is the leader. Local and cheap: the write or read that
     /// follows confirms leadership for real.
     pub fn redirect_unless_leader(&self) -> Result<(), Status> {
-        let metrics = self.raft.metrics().borrow().clone();
-        if metrics.current_leader == Some(metrics.id) {
-            return Ok(());
-        }
-        let leader_node = metrics.current_leader.and_then(|leader| {
-            metrics
-                .membership_config
-                .membership()
-                .get_node(&leader)
-                .cloned()
-        });
-        Err(not_leader(&ForwardToLeader {
-            leader_id: metrics.current_leader,
-            leader_node,
-        }))
+        leadership(&self.raft.metrics().borrow()).map_err(|forward| not_leader(&forward))
     }
+}
+
+/// `Ok` when this controller is the leader, else who is as far as it
+/// knows. Leading means being in the leader state: a leader that has just
+/// removed itself from the membership still names itself as the leader
+/// until a new one is elected, and must neither serve (openraft must not
+/// be asked to change the membership there) nor send anyone to itself.
+pub fn leadership(
+    metrics: &openraft::RaftMetrics<NodeId, corral_raft_store::Node>,
+) -> Result<(), ForwardToLeader> {
+    let leader = metrics.current_leader;
+    if leader == Some(metrics.id) && metrics.state == ServerState::Leader {
+        return Ok(());
+    }
+    let leader = leader.filter(|leader| *leader != metrics.id);
+    let leader_node = leader.and_then(|leader| {
+        metrics
+            .membership_config
+            .membership()
+            .get_node(&leader)
+            .cloned()
+    });
+    Err(ForwardToLeader {
+        leader_id: leader,
+        leader_node,
+    })
 }
 
 /// The "not leader" answer, naming the leader when known.
