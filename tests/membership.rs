@@ -369,8 +369,7 @@ fn an_agent_finds_the_leader_among_controllers_it_only_learned_of() {
         || {
             agent_log_since(&cluster, 0)
                 .lines()
-                .filter(|l| l.contains("learned the controllers"))
-                .last()
+                .rfind(|l| l.contains("learned the controllers"))
                 .filter(|l| voters.iter().all(|m| l.contains(&quoted(m))))
                 .map(|_| ())
         },
