@@ -1,11 +1,13 @@
 //! End to end with real processes: every controller's and agent's
 //! `/metrics` parsed by a Prometheus text-format parser (the
 //! `prometheus-parse` crate), with sane values; `/health` everywhere;
-//! `/leader` 200 on exactly the leader, and moving when it is killed.
+//! `/leader` 200 on exactly the leader, and moving when it is killed;
+//! every series the Grafana dashboard (`deploy/grafana/corral.json`)
+//! queries is exported.
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -110,6 +112,53 @@ impl Metrics {
     }
 }
 
+/// The `corral_*` series named in the expressions of the Grafana
+/// dashboard's panels.
+fn dashboard_series() -> BTreeSet<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/grafana/corral.json");
+    let text = std::fs::read_to_string(path).expect("the dashboard");
+    let dashboard: serde_json::Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    let mut expressions = Vec::new();
+    collect_expressions(&dashboard, &mut expressions);
+    assert!(
+        expressions.len() >= 10,
+        "only {} panel expressions",
+        expressions.len()
+    );
+    let mut names = BTreeSet::new();
+    for expression in expressions {
+        let mut rest = expression.as_str();
+        while let Some(at) = rest.find("corral_") {
+            let name: String = rest[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            rest = &rest[at + name.len()..];
+            names.insert(name);
+        }
+    }
+    names
+}
+
+fn collect_expressions(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("expr", serde_json::Value::String(expr)) => out.push(expr.clone()),
+                    _ => collect_expressions(value, out),
+                }
+            }
+        }
+        serde_json::Value::Array(values) => {
+            for value in values {
+                collect_expressions(value, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Controller id to HTTP address, and node to HTTP address, from the
 /// configuration `corral dev up` wrote.
 fn http_addresses(cluster: &DevCluster) -> (BTreeMap<u64, String>, BTreeMap<String, String>) {
@@ -211,6 +260,7 @@ fn metrics_health_and_leader_endpoints_tell_the_truth() {
 
     // Both agents are attached to the leader; one runs the job.
     let mut jobs_running = 0.0;
+    let mut agent_scrapes = Vec::new();
     for (node, address) in &agents {
         let m = Metrics::fetch(address).expect("the agent answers");
         assert_eq!(m.get("corral_agent_connected", &[]), 1.0, "{node}");
@@ -223,8 +273,27 @@ fn metrics_health_and_leader_endpoints_tell_the_truth() {
         jobs_running += m.get("corral_agent_jobs_running", &[]);
         let (status, body) = get(address, "/health").expect("agent health");
         assert_eq!(status, 200, "{node}: {body}");
+        agent_scrapes.push(m);
     }
     assert_eq!(jobs_running, 1.0);
+
+    // Every series the Grafana dashboard queries is one that the leader or
+    // an agent exports.
+    let exported: Vec<&Metrics> = std::iter::once(on_leader).chain(&agent_scrapes).collect();
+    for name in dashboard_series() {
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .unwrap_or(&name);
+        assert!(
+            exported.iter().any(|m| m
+                .scrape
+                .samples
+                .iter()
+                .any(|s| s.metric == name || s.metric == base)),
+            "deploy/grafana/corral.json queries {name}, which no controller or agent exports"
+        );
+    }
 
     for (id, address) in &controllers {
         let (status, body) = get(address, "/health").expect("health");
