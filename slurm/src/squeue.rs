@@ -312,9 +312,11 @@ mod tests {
         assert_eq!(format.fields[3].kind, FieldKind::ExcludedNodes);
     }
 
+    /// What `push_fitted` appends, checking that it only appends.
     fn fit(text: &str, width: usize, right_aligned: bool, cut: bool) -> String {
         let mut out = String::from("kept:");
         push_fitted(&mut out, text, width, right_aligned, cut);
+        assert!(out.starts_with("kept:"), "{out:?}");
         out.split_off("kept:".len())
     }
 
