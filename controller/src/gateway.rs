@@ -72,10 +72,6 @@ pub enum AgentEvent {
         running_steps: Vec<StepKey>,
         at: Instant,
     },
-    Heartbeat {
-        node: String,
-        at: Instant,
-    },
     Launched {
         node: String,
         job_id: JobId,
@@ -118,12 +114,18 @@ struct Session {
     connection: quinn::Connection,
 }
 
-/// The attached agents, and the events they produce.
+/// The attached agents, the events they produce, and when each was last
+/// heard from.
 pub struct Hub {
     events_tx: mpsc::Sender<AgentEvent>,
     events_rx: tokio::sync::Mutex<mpsc::Receiver<AgentEvent>>,
     sessions: Mutex<HashMap<String, Session>>,
     next_session_id: AtomicU64,
+    /// Written by the sessions as messages arrive, read by the leader's
+    /// heartbeat check. Heartbeats are not events: thousands of nodes send
+    /// one a second each, and queued behind other events they reached the
+    /// check late enough to make attached nodes look silent.
+    last_heard: Mutex<HashMap<String, Instant>>,
 }
 
 impl Default for Hub {
@@ -134,6 +136,7 @@ impl Default for Hub {
             events_rx: tokio::sync::Mutex::new(events_rx),
             sessions: Mutex::new(HashMap::new()),
             next_session_id: AtomicU64::new(1),
+            last_heard: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -200,6 +203,26 @@ impl Hub {
             return true;
         }
         false
+    }
+
+    /// When a message from `node`'s agent last arrived, in any session.
+    pub fn last_heard(&self, node: &str) -> Option<Instant> {
+        self.last_heard
+            .lock()
+            .expect("last_heard poisoned")
+            .get(node)
+            .copied()
+    }
+
+    fn heard(&self, node: &str) {
+        let now = Instant::now();
+        let mut last_heard = self.last_heard.lock().expect("last_heard poisoned");
+        match last_heard.get_mut(node) {
+            Some(at) => *at = now,
+            None => {
+                last_heard.insert(node.to_string(), now);
+            }
+        }
     }
 
     async fn emit(&self, event: AgentEvent) {
@@ -456,12 +479,10 @@ async fn read_until_closed(
             Err(FrameError::Closed) => return Ok(()),
             Err(error) => return Err(error.to_string()),
         };
+        hub.heard(node);
         let node = node.to_string();
         let event = match message.body {
-            Some(wire::agent_message::Body::Heartbeat(_)) => AgentEvent::Heartbeat {
-                node,
-                at: Instant::now(),
-            },
+            Some(wire::agent_message::Body::Heartbeat(_)) => continue,
             Some(wire::agent_message::Body::Launched(launched)) => AgentEvent::Launched {
                 node,
                 job_id: launched.job_id,

@@ -36,6 +36,8 @@ pub const ENDS_IN_FLIGHT_MAX: usize = 256;
 /// took minutes to come up and the heartbeats queued behind them made the
 /// leader set nodes down (`corral bench agents`).
 pub const REGISTRATIONS_IN_FLIGHT_MAX: usize = 256;
+/// Pause before a registration that did not commit is proposed again.
+pub const REGISTRATION_RETRY_MS: u64 = 500;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
@@ -134,7 +136,7 @@ impl Dispatcher {
                 version,
                 ..
             } => self.limits.confirmed((job_id, allocation_id), version),
-            AgentEvent::Heartbeat { .. } | AgentEvent::Detached { .. } => {}
+            AgentEvent::Detached { .. } => {}
         }
     }
 
@@ -173,20 +175,12 @@ impl Dispatcher {
     }
 
     /// A node attaching is up; a node the file does not declare takes the
-    /// resources its agent reports.
+    /// resources its agent reports. A registration that does not commit
+    /// (its leader changed under it, or the commit timed out) is tried
+    /// again for as long as the node stays attached here and is not up: an
+    /// attached node sends no second hello, so nothing else would.
     async fn register_if_needed(&self, node: &str, resources: NodeResources) {
-        let needed = self
-            .duties
-            .proposer
-            .state()
-            .read(|state| match state.node(node) {
-                None => true,
-                Some(known) => {
-                    known.availability != NodeAvailability::Up
-                        || (!known.declared && known.resources != resources)
-                }
-            });
-        if !needed {
+        if !registration_needed(&self.duties, node, &resources) {
             return;
         }
         // Proposed without holding up the duties loop (heartbeats and other
@@ -198,19 +192,35 @@ impl Dispatcher {
         let node = node.to_string();
         tokio::spawn(async move {
             let _permit = permit;
-            let result = duties
-                .proposer
-                .propose(|now_ms| Command::RegisterNode {
-                    name: node.clone(),
-                    resources,
-                    now_ms,
-                })
-                .await;
-            match result {
-                Ok(Outcome::Done) => tracing::info!(%node, "node registered"),
-                Ok(other) => tracing::warn!(%node, ?other, "node registration refused"),
-                Err(status) => {
-                    tracing::warn!(%node, "node registration not committed: {}", status.message())
+            loop {
+                let result = duties
+                    .proposer
+                    .propose(|now_ms| Command::RegisterNode {
+                        name: node.clone(),
+                        resources: resources.clone(),
+                        now_ms,
+                    })
+                    .await;
+                match result {
+                    Ok(Outcome::Done) => {
+                        tracing::info!(%node, "node registered");
+                        return;
+                    }
+                    Ok(other) => {
+                        tracing::warn!(%node, ?other, "node registration refused");
+                        return;
+                    }
+                    Err(status) => tracing::warn!(
+                        %node,
+                        "node registration not committed: {}; trying again while it stays attached",
+                        status.message()
+                    ),
+                }
+                tokio::time::sleep(Duration::from_millis(REGISTRATION_RETRY_MS)).await;
+                if !duties.hub.is_attached(&node)
+                    || !registration_needed(&duties, &node, &resources)
+                {
+                    return;
                 }
             }
         });
@@ -441,4 +451,19 @@ pub(super) fn launch_message(
             .map_or(0, |signal| u32::from(signal.seconds_before_limit)),
         signal_batch_only: spec.signal.is_some_and(|signal| signal.batch_only),
     }
+}
+
+/// Whether `node` must be (re)registered: unknown, not up, or undeclared
+/// and reporting other resources than recorded.
+fn registration_needed(duties: &Duties, node: &str, resources: &NodeResources) -> bool {
+    duties
+        .proposer
+        .state()
+        .read(|state| match state.node(node) {
+            None => true,
+            Some(known) => {
+                known.availability != NodeAvailability::Up
+                    || (!known.declared && known.resources != *resources)
+            }
+        })
 }

@@ -36,12 +36,12 @@ impl Heartbeats {
         }
     }
 
-    /// Any word from an agent counts as a heartbeat.
+    /// Any word from an agent counts as a heartbeat. The heartbeats
+    /// themselves are not events: `judge` reads when the gateway last heard
+    /// from each node (`Hub::last_heard`).
     pub fn observe(&mut self, event: &AgentEvent) {
         let (node, at) = match event {
-            AgentEvent::Attached { node, at, .. } | AgentEvent::Heartbeat { node, at } => {
-                (node, *at)
-            }
+            AgentEvent::Attached { node, at, .. } => (node, *at),
             AgentEvent::Launched { node, .. }
             | AgentEvent::Ended { node, .. }
             | AgentEvent::StepLaunched { node, .. }
@@ -77,6 +77,7 @@ impl Heartbeats {
                     .last_seen
                     .get(&name)
                     .copied()
+                    .max(duties.hub.last_heard(&name))
                     .unwrap_or(self.grace_start)
                     .max(self.grace_start);
                 let silent_for = now.duration_since(seen);
