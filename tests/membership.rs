@@ -286,6 +286,13 @@ fn three_to_five_to_three_under_load_and_a_wiped_controller_replaced() {
         assert_eq!(voter_ids(&cluster), BTreeSet::from([leader, other]));
         std::fs::remove_dir_all(cluster.path().join(format!("data/controller-{dead}"))).unwrap();
         cluster.start(&format!("controller-{dead}"));
+        cluster.wait_for(&format!("the empty controller {dead} to answer"), || {
+            let answers = cluster
+                .status()
+                .iter()
+                .any(|row| row.id == dead && row.term.is_some());
+            answers.then_some(())
+        });
         add_back(&cluster, &dead_member);
         assert_eq!(voter_ids(&cluster), BTreeSet::from([1, 2, 3]));
         load.wait_flowing(&cluster, "after the replacement", 5);
@@ -355,10 +362,26 @@ fn an_agent_finds_the_leader_among_controllers_it_only_learned_of() {
     // Replace all three configured controllers with three added ones.
     let added: Vec<u64> = (0..3).map(|_| grow(&cluster, None)).collect();
     assert_eq!(added, [4, 5, 6]);
+    let addresses = members(&cluster)
+        .into_iter()
+        .filter(|m| added.contains(&m.id))
+        .map(|m| m.address)
+        .collect::<Vec<_>>()
+        .join(",");
     for id in [1, 2, 3] {
         remove(&cluster, id);
     }
-    let voters: Vec<Member> = members(&cluster).into_iter().filter(|m| m.voter).collect();
+    // The removed controllers know nothing more of the cluster (a removed
+    // leader answers "no leader"): from here on, ask the added ones.
+    let list = || {
+        parse_members(&via(
+            &cluster,
+            &addresses,
+            "corral",
+            &["controller", "list"],
+        ))
+    };
+    let voters: Vec<Member> = list().into_iter().filter(|m| m.voter).collect();
     assert_eq!(
         voters.iter().map(|m| m.id).collect::<BTreeSet<_>>(),
         BTreeSet::from([4, 5, 6])
@@ -379,19 +402,6 @@ fn an_agent_finds_the_leader_among_controllers_it_only_learned_of() {
     }
     // Nothing in corral.toml answers now. Make the agent look for a leader
     // again: kill the leader among the added controllers.
-    let addresses = voters
-        .iter()
-        .map(|m| m.address.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
-    let list = || {
-        parse_members(&via(
-            &cluster,
-            &addresses,
-            "corral",
-            &["controller", "list"],
-        ))
-    };
     let old_leader = cluster.wait_for("a leader among 4, 5 and 6", || {
         list().into_iter().find(|m| m.leader).map(|m| m.id)
     });

@@ -111,15 +111,24 @@ impl Proposer {
 }
 
 /// `Ok` when this controller is the leader, else who is as far as it
-/// knows. Leading means being in the leader state: a leader that has just
-/// removed itself from the membership still names itself as the leader
-/// until a new one is elected, and must neither serve (openraft must not
-/// be asked to change the membership there) nor send anyone to itself.
+/// knows. Leading means being in the leader state and a voter of the
+/// latest membership: a leader that has just removed itself still names
+/// itself as the leader until a new one is elected (and its state says
+/// leader for a moment after the configuration without it is appended),
+/// and must neither serve (openraft must not be asked to change the
+/// membership there: its debug assertion "Only leader is allowed to call
+/// update_effective_membership()" stops the process) nor send anyone to
+/// itself.
 pub fn leadership(
     metrics: &openraft::RaftMetrics<NodeId, corral_raft_store::Node>,
 ) -> Result<(), ForwardToLeader> {
     let leader = metrics.current_leader;
-    if leader == Some(metrics.id) && metrics.state == ServerState::Leader {
+    let voter = metrics
+        .membership_config
+        .membership()
+        .voter_ids()
+        .any(|id| id == metrics.id);
+    if leader == Some(metrics.id) && metrics.state == ServerState::Leader && voter {
         return Ok(());
     }
     let leader = leader.filter(|leader| *leader != metrics.id);

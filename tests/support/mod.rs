@@ -305,13 +305,15 @@ impl DevCluster {
         jobs
     }
 
+    /// The end of every log in `logs/`: the configured controllers, the
+    /// agents, and controllers added at runtime.
     fn log_tails(&self) -> String {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.path().join("logs"))
+            .map(|entries| entries.flatten().map(|entry| entry.path()).collect())
+            .unwrap_or_default();
+        paths.sort();
         let mut text = String::new();
-        let names = (1..=self.controllers)
-            .map(|id| format!("controller-{id}"))
-            .chain((1..=self.agents).map(|n| format!("agent-node{n:03}")));
-        for name in names {
-            let path = self.path().join(format!("logs/{name}.log"));
+        for path in paths {
             let log = std::fs::read_to_string(&path).unwrap_or_default();
             let lines: Vec<&str> = log.lines().collect();
             text.push_str(&format!("--- {} ---\n", path.display()));
