@@ -157,6 +157,15 @@ fn a_killed_agent_fails_its_jobs_after_the_timeout() {
     );
     cluster.kill(&format!("agent-{node}"));
     cluster.wait_job_state(plain, "NODE_FAIL");
+    // The other node said nothing but heartbeats since it attached, longer
+    // ago than the timeout: heartbeats alone keep it up.
+    let nodes = cluster.nodes();
+    let other = nodes.iter().find(|n| n.name != node).unwrap();
+    assert_eq!(
+        other.availability, "UP",
+        "{} was set down: {other:?}",
+        other.name
+    );
     // The job that asked for it goes back to the queue and runs elsewhere.
     cluster.wait_for("the requeued job to run on the other node", || {
         (cluster.job_state(requeue).as_deref() == Some("RUNNING") && node_of(requeue) != node)

@@ -70,7 +70,6 @@ pub enum AgentEvent {
         running: Vec<(JobId, AllocationId)>,
         /// Parts of steps the agent runs.
         running_steps: Vec<StepKey>,
-        at: Instant,
     },
     Launched {
         node: String,
@@ -121,10 +120,11 @@ pub struct Hub {
     events_rx: tokio::sync::Mutex<mpsc::Receiver<AgentEvent>>,
     sessions: Mutex<HashMap<String, Session>>,
     next_session_id: AtomicU64,
-    /// Written by the sessions as messages arrive, read by the leader's
-    /// heartbeat check. Heartbeats are not events: thousands of nodes send
-    /// one a second each, and queued behind other events they reached the
-    /// check late enough to make attached nodes look silent.
+    /// Written by the sessions as an agent attaches and as its messages
+    /// arrive; the leader's one record of whom it hears from. Heartbeats
+    /// are not events: thousands of nodes send one a second each, and
+    /// queued behind other events they reached the check late enough to
+    /// make attached nodes look silent.
     last_heard: Mutex<HashMap<String, Instant>>,
 }
 
@@ -427,6 +427,7 @@ async fn run_session(
         .await
         .map_err(|error| error.to_string())?;
     tracing::info!(%node, remote = %connection.remote_address(), "agent attached");
+    hub.heard(&node);
     hub.emit(attached_event(&hello)).await;
 
     let mut metrics = raft.metrics();
@@ -542,7 +543,6 @@ fn attached_event(hello: &wire::AgentHello) -> AgentEvent {
             .map(|r| (r.job_id, AllocationId(r.allocation_id)))
             .collect(),
         running_steps: hello.running_steps.iter().map(step_key).collect(),
-        at: Instant::now(),
     }
 }
 

@@ -19,7 +19,6 @@ use corral_state::{
 use tokio::sync::Semaphore;
 
 use super::limits::LimitDispatch;
-use super::nodes::Heartbeats;
 use super::steps::{self, StepDispatch};
 use super::Duties;
 use crate::gateway::AgentEvent;
@@ -84,7 +83,7 @@ impl Dispatcher {
         self.last_dispatch = None;
     }
 
-    pub async fn handle(&mut self, event: AgentEvent, _heartbeats: &mut Heartbeats) {
+    pub async fn handle(&mut self, event: AgentEvent) {
         match event {
             AgentEvent::Attached {
                 node,

@@ -165,7 +165,7 @@ impl Duties {
         )));
 
         let timeouts = &self.config.file.timeouts;
-        let mut heartbeats = nodes::Heartbeats::new(
+        let heartbeats = nodes::Heartbeats::new(
             Instant::now(),
             Duration::from_secs(timeouts.slurmd_timeout_s),
         );
@@ -182,10 +182,7 @@ impl Duties {
                 _ = tick.tick() => Event::Tick,
             };
             match event {
-                Event::Agent(event) => {
-                    heartbeats.observe(&event);
-                    dispatcher.handle(event, &mut heartbeats).await;
-                }
+                Event::Agent(event) => dispatcher.handle(event).await,
                 Event::StateChanged => {
                     scheduler.state_changed();
                     dispatcher.state_changed();

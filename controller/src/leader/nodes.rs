@@ -1,16 +1,15 @@
-//! Heartbeats: kept in the leader's memory only, never replicated. A node
-//! not heard from for `slurmd_timeout` is proposed down. A new leader knows
-//! nothing of the last heartbeats, so every node gets a full timeout of
-//! grace from the start of the term.
+//! Heartbeats: noted by the agent gateway as messages arrive
+//! (`Hub::last_heard`), in memory only, never replicated. A node not heard
+//! from for `slurmd_timeout` is proposed down. A new leader counts nothing
+//! heard before its term, so every node gets a full timeout of grace from
+//! the start of the term.
 
-use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use corral_state::{Command, NodeAvailability};
 use tokio::task::JoinSet;
 
 use super::Duties;
-use crate::gateway::AgentEvent;
 
 /// The reason Slurm gives a node that stopped answering.
 pub const NOT_RESPONDING_REASON: &str = "Not responding";
@@ -19,38 +18,16 @@ pub const NOT_RESPONDING_REASON: &str = "Not responding";
 pub const NODE_DOWNS_IN_FLIGHT_MAX: usize = 256;
 
 pub(super) struct Heartbeats {
-    last_seen: HashMap<String, Instant>,
     grace_start: Instant,
     timeout: Duration,
-    /// Nodes proposed down this term and not heard from since.
-    downed: BTreeSet<String>,
 }
 
 impl Heartbeats {
     pub fn new(term_start: Instant, timeout: Duration) -> Heartbeats {
         Heartbeats {
-            last_seen: HashMap::new(),
             grace_start: term_start,
             timeout,
-            downed: BTreeSet::new(),
         }
-    }
-
-    /// Any word from an agent counts as a heartbeat. The heartbeats
-    /// themselves are not events: `judge` reads when the gateway last heard
-    /// from each node (`Hub::last_heard`).
-    pub fn observe(&mut self, event: &AgentEvent) {
-        let (node, at) = match event {
-            AgentEvent::Attached { node, at, .. } => (node, *at),
-            AgentEvent::Launched { node, .. }
-            | AgentEvent::Ended { node, .. }
-            | AgentEvent::StepLaunched { node, .. }
-            | AgentEvent::StepEnded { node, .. }
-            | AgentEvent::TimeLimitSet { node, .. } => (node, Instant::now()),
-            AgentEvent::Detached { .. } => return,
-        };
-        self.last_seen.insert(node.clone(), at);
-        self.downed.remove(node);
     }
 
     /// Proposes `NodeDown` for every node that is up in the state but has
@@ -61,7 +38,7 @@ impl Heartbeats {
     /// nodes (a rack lost, agents reconnecting after a failover) held up
     /// the duties loop for seconds, and the heartbeats queued behind it
     /// made more nodes look silent (`corral bench agents`).
-    pub async fn judge(&mut self, duties: &Duties) {
+    pub async fn judge(&self, duties: &Duties) {
         let now = Instant::now();
         let up: Vec<String> = duties.proposer.state().read(|state| {
             state
@@ -73,16 +50,14 @@ impl Heartbeats {
         let silent: Vec<(String, Duration)> = up
             .into_iter()
             .filter_map(|name| {
-                let seen = self
-                    .last_seen
-                    .get(&name)
-                    .copied()
-                    .max(duties.hub.last_heard(&name))
+                // Any word from the agent counts, as the gateway heard it.
+                let seen = duties
+                    .hub
+                    .last_heard(&name)
                     .unwrap_or(self.grace_start)
                     .max(self.grace_start);
                 let silent_for = now.duration_since(seen);
-                (silent_for > self.timeout && !self.downed.contains(&name))
-                    .then_some((name, silent_for))
+                (silent_for > self.timeout).then_some((name, silent_for))
             })
             .collect();
         for chunk in silent.chunks(NODE_DOWNS_IN_FLIGHT_MAX) {
@@ -99,14 +74,14 @@ impl Heartbeats {
                             now_ms,
                         })
                         .await;
-                    (name, result.is_ok())
+                    if let Err(status) = result {
+                        tracing::warn!(node = %name, "NodeDown not committed: {}", status.message());
+                    }
                 });
             }
-            while let Some(joined) = proposals.join_next().await {
-                if let Ok((name, true)) = joined {
-                    self.downed.insert(name);
-                }
-            }
+            // A committed NodeDown leaves the node out of the next look; one
+            // that did not commit is proposed again then.
+            while proposals.join_next().await.is_some() {}
         }
     }
 }
