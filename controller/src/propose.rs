@@ -171,3 +171,60 @@ pub fn wall_clock_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Arc;
+
+    use corral_raft_store::{Node, StoredMembership};
+    use openraft::{Membership, RaftMetrics, ServerState};
+
+    use super::leadership;
+
+    fn node(id: u64) -> Node {
+        Node {
+            addr: format!("10.0.0.{id}:7001"),
+            http_addr: None,
+        }
+    }
+
+    /// Controller 1's metrics: `state`, naming `leader`, with `voters` (and
+    /// every id up to 3 known as a node).
+    fn metrics(state: ServerState, leader: Option<u64>, voters: &[u64]) -> RaftMetrics<u64, Node> {
+        let nodes: BTreeMap<u64, Node> = (1..=3).map(|id| (id, node(id))).collect();
+        let voters: BTreeSet<u64> = voters.iter().copied().collect();
+        let mut metrics = RaftMetrics::new_initial(1);
+        metrics.state = state;
+        metrics.current_leader = leader;
+        metrics.membership_config = Arc::new(StoredMembership::new(
+            None,
+            Membership::new(vec![voters], nodes),
+        ));
+        metrics
+    }
+
+    #[test]
+    fn the_leader_leads() {
+        assert!(leadership(&metrics(ServerState::Leader, Some(1), &[1, 2, 3])).is_ok());
+    }
+
+    #[test]
+    fn a_follower_names_the_leader_and_its_address() {
+        let forward = leadership(&metrics(ServerState::Follower, Some(2), &[1, 2, 3])).unwrap_err();
+        assert_eq!(forward.leader_id, Some(2));
+        assert_eq!(forward.leader_node, Some(node(2)));
+        let forward = leadership(&metrics(ServerState::Candidate, None, &[1, 2, 3])).unwrap_err();
+        assert_eq!((forward.leader_id, forward.leader_node), (None, None));
+    }
+
+    #[test]
+    fn a_leader_that_removed_itself_neither_leads_nor_names_itself() {
+        // Still in the leader state, but the latest membership leaves it out.
+        let forward = leadership(&metrics(ServerState::Leader, Some(1), &[2, 3])).unwrap_err();
+        assert_eq!((forward.leader_id, forward.leader_node), (None, None));
+        // Out of the leader state, still naming itself until an election.
+        let forward = leadership(&metrics(ServerState::Learner, Some(1), &[2, 3])).unwrap_err();
+        assert_eq!((forward.leader_id, forward.leader_node), (None, None));
+    }
+}
