@@ -206,9 +206,8 @@ fn three_to_five_to_three_under_load_and_a_wiped_controller_replaced() {
             .unwrap()
             .address;
         cluster.wait_for("the agent to learn controller 5", || {
-            let log = std::fs::read_to_string(cluster.path().join("logs/agent-node001.log"))
-                .unwrap_or_default();
-            log.lines()
+            agent_log_since(&cluster, 0)
+                .lines()
                 .any(|l| l.contains("learned the controllers") && l.contains(&added))
                 .then_some(())
         });
@@ -328,7 +327,13 @@ fn three_to_five_to_three_under_load_and_a_wiped_controller_replaced() {
 /// `corral controller list`, or `None` while it fails (during an election).
 fn members_quietly(cluster: &DevCluster) -> Option<Vec<Member>> {
     let output = cluster.corral(&["controller", "list"]);
-    output.status.success().then(|| members(cluster))
+    output.status.success().then(|| parse_members(&output))
+}
+
+/// [`members_quietly`] asking the controllers at `addresses`.
+fn members_via(cluster: &DevCluster, addresses: &str) -> Option<Vec<Member>> {
+    let output = via(cluster, addresses, "corral", &["controller", "list"]);
+    output.status.success().then(|| parse_members(&output))
 }
 
 /// `corral ARGS` (or a Slurm command of the cluster's `bin/`) with the
@@ -374,12 +379,9 @@ fn an_agent_finds_the_leader_among_controllers_it_only_learned_of() {
     // The removed controllers know nothing more of the cluster (a removed
     // leader answers "no leader"): from here on, ask the added ones.
     let list = || {
-        parse_members(&via(
-            &cluster,
-            &addresses,
-            "corral",
-            &["controller", "list"],
-        ))
+        cluster.wait_for("a leader among 4, 5 and 6", || {
+            members_via(&cluster, &addresses).filter(|members| members.iter().any(|m| m.leader))
+        })
     };
     let voters: Vec<Member> = list().into_iter().filter(|m| m.voter).collect();
     assert_eq!(
@@ -402,17 +404,11 @@ fn an_agent_finds_the_leader_among_controllers_it_only_learned_of() {
     }
     // Nothing in corral.toml answers now. Make the agent look for a leader
     // again: kill the leader among the added controllers.
-    let old_leader = cluster.wait_for("a leader among 4, 5 and 6", || {
-        list().into_iter().find(|m| m.leader).map(|m| m.id)
-    });
+    let old_leader = list().into_iter().find(|m| m.leader).unwrap().id;
     let log_before_kill = agent_log_since(&cluster, 0).len();
     cluster.kill(&format!("controller-{old_leader}"));
     let new_leader = cluster.wait_for("a new leader among the other two", || {
-        let output = via(&cluster, &addresses, "corral", &["controller", "list"]);
-        if !output.status.success() {
-            return None;
-        }
-        parse_members(&output)
+        members_via(&cluster, &addresses)?
             .into_iter()
             .find(|m| m.leader && m.id != old_leader)
     });
